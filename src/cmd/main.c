@@ -1,9 +1,61 @@
-/* main.c — placeholder entry point; the command table lands next. */
+/*
+ * main.c — `gpuops <command> [options]`: the command table and dispatch.
+ * Each command parses its own options (cli.c) and calls a library; this file
+ * only picks the command and handles --help / --version.
+ */
 #include <stdio.h>
+#include <string.h>
 
+#include "cmd/cli.h"
+#include "cmd/commands.h"
 #include "version.h"
 
-int main(void) {
-  printf("gpuops %s (%s)\n", GPUOPS_VERSION, GPUOPS_GIT_COMMIT);
-  return 0;
+const struct cli_command cli_commands[] = {
+    {"devices", "list GPUs (like nvidia-smi -L); --details, --mig, --format json", cmd_devices},
+    {"doctor", "what this machine offers gpuops and what is missing, with fixes", cmd_doctor},
+    {"dossier", "the main job: run every capability's quick mode, write a terminal + HTML report", cmd_dossier},
+    {"sim", "simulated fleet: inject and clear faults seen by every gpuops process", cmd_sim},
+    {0},
+};
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: gpuops <command> [options]\n\n"
+          "gpuops — GPU performance engineering and fleet operations.\n\ncommands:\n");
+  for (const struct cli_command *c = cli_commands; c->name; c++) fprintf(out, "  %-10s %s\n", c->name, c->summary);
+  fprintf(out,
+          "\ncommon options: --backend auto|nvml|sim, --spec FILE, --format table|json|csv, -o FILE, -v, -q\n"
+          "run `gpuops <command> --help` for a command's options.\n"
+          "exit codes: 0 ok, 1 check failed, 2 usage/input error, 3 environment missing.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  const char *word = argv[1];
+  if (!strcmp(word, "--help") || !strcmp(word, "-h") || !strcmp(word, "help")) {
+    usage(stdout);
+    return EXIT_OK;
+  }
+  if (!strcmp(word, "--version") || !strcmp(word, "version")) {
+    printf("gpuops %s (commit %s)\n", GPUOPS_VERSION, GPUOPS_GIT_COMMIT);
+    return EXIT_OK;
+  }
+  for (const struct cli_command *c = cli_commands; c->name; c++)
+    if (!strcmp(word, c->name)) return c->run(argc - 1, argv + 1);
+
+  const char *names[32];
+  int n = 0;
+  for (const struct cli_command *c = cli_commands; c->name && n < 31; c++) names[n++] = c->name;
+  names[n] = NULL;
+  const char *hint = cli_suggest(word, names);
+  if (word[0] == '-')
+    fprintf(stderr, "gpuops: unknown option '%s' before the command (see gpuops --help)\n", word);
+  else if (hint)
+    fprintf(stderr, "gpuops: unknown command '%s' (did you mean '%s'? see gpuops --help)\n", word, hint);
+  else
+    fprintf(stderr, "gpuops: unknown command '%s' (see gpuops --help)\n", word);
+  return EXIT_USAGE;
 }

@@ -168,6 +168,7 @@ struct gpu_info {
   int mig_current, mig_pending; /* 1 enabled, 0 disabled */
   bool gpm_supported;        /* GPU performance monitoring available */
   bool simulated;            /* from the sim backend */
+  char note[160];            /* why something about this GPU is off ("fell off the bus (XID 79)"), "" otherwise */
   const struct catalog_model *model; /* catalog match (by pci id or name), or NULL */
 };
 

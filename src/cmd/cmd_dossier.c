@@ -1,0 +1,192 @@
+/*
+ * cmd_dossier.c — `gpuops dossier`, the main job: run each capability's quick
+ * mode on whatever this machine offers, assemble one document, and have
+ * report/ render it as a terminal summary and a self-contained HTML page.
+ *
+ * Sections so far: environment (backend, CUDA plugin); devices & health.
+ * Later capabilities add theirs here (kernels, fleet, serving, maintenance).
+ * Without a GPU it runs on the simulated backend and says so at the top.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "base/jsonio.h"
+#include "base/timeutil.h"
+#include "cmd/cli.h"
+#include "cmd/commands.h"
+#include "gpu/gpujson.h"
+#include "kernels/cudaplugin.h"
+#include "report/report.h"
+#include "version.h"
+
+/* ---- environment ---- */
+static json_t *section_environment(struct gpu_backend *b) {
+  struct cudaplugin p;
+  bool plugin = cudaplugin_load(&p) == 0;
+  char plugin_why[512];
+  snprintf(plugin_why, sizeof plugin_why, "%s", plugin ? p.path : err_msg());
+  json_t *s = report_section("environment", "Environment", "ok",
+                             b->simulated ? "simulated GPUs (no usable GPU through NVML)" : "real GPUs through NVML");
+  static const char *cols[] = {"piece", "state"};
+  json_t *rows = report_add_table(s, NULL, cols, 2);
+  json_array_append_new(rows, json_pack("[s,s]", "GPU backend", gpu_backend_name(b)));
+  json_array_append_new(rows, json_pack("[s,s]", "CUDA plugin", plugin ? "loaded" : "not loaded"));
+  if (b->note[0]) report_add_note(s, "%s", b->note);
+  if (!plugin) report_add_note(s, "CUDA plugin: %s", plugin_why);
+  if (plugin) cudaplugin_unload(&p);
+  return s;
+}
+
+/* ---- devices & health ----
+ * A first look at each GPU's sample: conditions that call for attention. The
+ * telemetry capability's health verdicts (with actions) replace this. */
+static double val(const json_t *sample, const char *key, bool *valid) {
+  const json_t *v = json_object_get(sample, key);
+  *valid = json_is_number(v);
+  return *valid ? json_number_value(v) : 0;
+}
+
+static const char *attention(const json_t *dev, char *buf, size_t len, int *severity) {
+  const json_t *smp = json_object_get(dev, "sample");
+  bool ok;
+  buf[0] = '\0';
+  *severity = 0;
+#define FLAG(sev, ...)                                                         \
+  do {                                                                         \
+    size_t k = strlen(buf);                                                    \
+    snprintf(buf + k, len - k, "%s", k ? "; " : "");                           \
+    k = strlen(buf);                                                           \
+    snprintf(buf + k, len - k, __VA_ARGS__);                                   \
+    if (sev > *severity) *severity = sev;                                      \
+  } while (0)
+  if (json_is_true(json_object_get(smp, "lost")) || json_object_get(dev, "sample_error"))
+    FLAG(2, "%s", json_string_value(json_object_get(dev, "sample_error")) ?: "GPU lost");
+  double v = val(smp, "remapped_rows_failure", &ok);
+  if (ok && v > 0) FLAG(2, "row remap failure");
+  v = val(smp, "recovery_action", &ok);
+  if (ok && v > 0) FLAG(2, "driver asks: %s", gpu_recovery_action_name((int)v));
+  v = val(smp, "ecc_uncorrected_volatile", &ok);
+  if (ok && v > 0) FLAG(1, "%.0f uncorrectable ECC errors", v);
+  v = val(smp, "xid_last", &ok);
+  if (ok && v > 0) FLAG(1, "XID %.0f", v);
+  v = val(smp, "clock_event_reasons", &ok);
+  if (ok && ((uint64_t)v & (GPU_CLOCK_REASON_HW_THERMAL | GPU_CLOCK_REASON_SW_THERMAL | GPU_CLOCK_REASON_HW_SLOWDOWN)))
+    FLAG(1, "thermal/hardware slowdown");
+#undef FLAG
+  return buf[0] ? buf : "—";
+}
+
+static json_t *num_cell(const json_t *sample, const char *key) {
+  const json_t *v = json_object_get(sample, key);
+  return json_is_number(v) ? json_deep_copy(v) : json_null();
+}
+
+static json_t *section_devices(struct gpu_backend *b) {
+  int n = gpu_count(b), worst = 0, flagged = 0;
+  json_t *s = report_section("devices", "Devices & health", "ok", "");
+  static const char *cols[] = {"GPU", "name", "memory MiB", "util %", "power W", "temp C", "SM MHz", "MIG", "attention"};
+  json_t *rows = report_add_table(s, NULL, cols, 9), *devices = json_array();
+  char name[128] = "";
+  for (int i = 0; i < n; i++) {
+    json_t *d = gpujson_device(b, i, GPUJSON_SAMPLE | GPUJSON_MIG);
+    const json_t *smp = json_object_get(d, "sample");
+    char why[512];
+    int sev;
+    attention(d, why, sizeof why, &sev);
+    if (sev > worst) worst = sev;
+    flagged += sev > 0;
+    snprintf(name, sizeof name, "%s", json_string_value(json_object_get(d, "name")) ?: "?");
+    const json_t *mig = json_object_get(d, "mig_mode");
+    json_array_append_new(rows, json_pack("[i,s,o,o,o,o,o,s,s]", i, name, json_deep_copy(json_object_get(d, "memory_total_mib")),
+                                          num_cell(smp, "gpu_util_pct"), num_cell(smp, "power_w"),
+                                          num_cell(smp, "gpu_temp_c"), num_cell(smp, "sm_clock_mhz"),
+                                          json_string_value(json_object_get(mig, "current")) ?: "n/a", why));
+    json_array_append_new(devices, d);
+  }
+  char summary[256];
+  snprintf(summary, sizeof summary, "%d x %s%s; %d need%s attention", n, name, b->simulated ? " (simulated)" : "",
+           flagged, flagged == 1 ? "s" : "");
+  json_object_set_new(s, "summary", json_string(summary));
+  json_object_set_new(s, "status", json_string(worst == 2 ? "fail" : worst == 1 ? "warn" : "ok"));
+  json_object_set_new(s, "devices", devices);
+  return s;
+}
+
+/* ---- assembling and writing ---- */
+static json_t *build(struct gpu_backend *b) {
+  char host[256] = "", when[32];
+  gethostname(host, sizeof host - 1);
+  json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:o,s:[]}", "title", "gpuops dossier", "generated",
+                          time_iso8601(time_wall_ns(), when, sizeof when), "host", host, "version", GPUOPS_VERSION,
+                          "commit", GPUOPS_GIT_COMMIT, "backend", gpu_backend_name(b), "simulated", b->simulated,
+                          "note", b->note[0] ? json_string(b->note) : json_null(), "sections");
+  json_t *sections = json_object_get(doc, "sections");
+  json_array_append_new(sections, section_environment(b));
+  json_array_append_new(sections, section_devices(b));
+  return doc;
+}
+
+static int mkdir_p(const char *dir) {
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s", dir);
+  for (char *p = buf + 1; *p; p++)
+    if (*p == '/') {
+      *p = '\0';
+      if (mkdir(buf, 0755) != 0 && errno != EEXIST) return err_set(ERR_IO, "cannot create %s: %s", buf, strerror(errno));
+      *p = '/';
+    }
+  if (mkdir(buf, 0755) != 0 && errno != EEXIST) return err_set(ERR_IO, "cannot create %s: %s", buf, strerror(errno));
+  return 0;
+}
+
+static int write_files(const char *dir, const json_t *doc) {
+  char path[1100];
+  int rc = mkdir_p(dir);
+  if (rc < 0) return rc;
+  snprintf(path, sizeof path, "%s/dossier.json", dir);
+  if ((rc = jsonio_write_file(path, doc)) < 0) return rc;
+  snprintf(path, sizeof path, "%s/dossier.html", dir);
+  FILE *f = fopen(path, "w");
+  if (!f) return err_set(ERR_IO, "cannot write %s: %s", path, strerror(errno));
+  rc = report_html(f, doc);
+  if (fclose(f) != 0 && rc == 0) rc = err_set(ERR_IO, "cannot write %s", path);
+  return rc;
+}
+
+int cmd_dossier(int argc, char **argv) {
+  const char *dir = "out/dossier";
+  const struct cli_option opts[] = {
+      {"output", 'o', CLI_ARG_STRING, &dir, "DIR", "folder for dossier.html and dossier.json (default out/dossier)"},
+      {0}};
+  const struct cli_spec spec = {"dossier", "[-o DIR] [options]",
+                                "The main job: run every capability's quick mode that this machine supports and write "
+                                "one report (terminal summary + self-contained HTML). Without a GPU it uses simulated "
+                                "GPUs and says so at the top.",
+                                CLI_BACKEND | CLI_SPEC | CLI_NODE | CLI_FORMAT, opts, 0, 0};
+  struct cli_common c;
+  int npos, rc = cli_parse(&spec, argc, argv, &c, &npos);
+  if (rc) return rc < 0 ? 0 : rc;
+  if (c.format == TABLE_FMT_CSV) return cli_usage_error("dossier", "--format csv is not available (use table or json)");
+
+  struct inventory inv;
+  struct gpu_options go;
+  struct gpu_backend *b = NULL;
+  json_t *doc = NULL;
+  rc = cli_gpu_options(&c, &inv, &go);
+  if (rc < 0) goto out;
+  go.allow_sim_fallback = true;
+  if ((rc = gpu_open(&go, &b)) < 0) goto out;
+  doc = build(b);
+  if ((rc = write_files(dir, doc)) < 0) goto out;
+  rc = c.format == TABLE_FMT_JSON ? jsonio_write(stdout, doc) : report_text(stdout, doc);
+  if (rc == 0 && c.format != TABLE_FMT_JSON) printf("\nreport: %s/dossier.html (and dossier.json)\n", dir);
+out:
+  json_decref(doc);
+  gpu_close(b);
+  inventory_free(&inv);
+  return rc < 0 ? cli_fail("dossier", rc) : 0;
+}
