@@ -4,6 +4,7 @@
  * static field and one sample; with --mig the MIG profiles and their
  * placements like `nvidia-smi mig -lgipp`; --format json carries everything.
  */
+#define _GNU_SOURCE /* asprintf */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 struct devices_args {
   bool details, mig;
+  int interval_ms; /* between the priming and the reported sample (GPM needs two) */
 };
 
 /* The line that says which backend answered (and why, after a fallback). */
@@ -81,7 +83,12 @@ static void print_kv(FILE *out, const json_t *obj, int indent) {
       continue;
     }
     if (json_is_array(v) && json_array_size(v) && json_is_object(json_array_get(v, 0))) continue; /* MIG lists */
-    char *text = json_is_null(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    char *text = NULL;
+    if (json_is_real(v)) {
+      if (asprintf(&text, "%.6g", json_real_value(v)) < 0) text = NULL;
+    } else if (!json_is_null(v)) {
+      text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    }
     const char *shown = json_is_string(v) ? json_string_value(v) : text ? text : "n/a (not reported)";
     fprintf(out, "%*s%-32s %s\n", indent, "", key, shown);
     free(text);
@@ -132,19 +139,13 @@ static int write_table(FILE *out, struct gpu_backend *b, const json_t *devs, con
   return ferror(out) ? err_set(ERR_IO, "write failed") : 0;
 }
 
-/* Build the whole answer once; every format renders from it. */
-static json_t *collect(struct gpu_backend *b, int n, const struct devices_args *a, bool json_out) {
-  unsigned flags = (a->details || json_out ? GPUJSON_SAMPLE : 0) | (a->mig ? GPUJSON_MIG : 0);
-  json_t *devs = json_array();
-  for (int i = 0; i < n; i++) json_array_append_new(devs, gpujson_device(b, i, flags));
-  return devs;
-}
-
 int cmd_devices(int argc, char **argv) {
-  struct devices_args a = {0};
+  struct devices_args a = {.interval_ms = 100};
   const struct cli_option opts[] = {
       {"details", 0, CLI_ARG_FLAG, &a.details, NULL, "every static field and one sample per GPU"},
       {"mig", 0, CLI_ARG_FLAG, &a.mig, NULL, "MIG profiles, placements and instances"},
+      {"interval", 0, CLI_ARG_INT, &a.interval_ms, "MS",
+       "sample twice this far apart so GPM metrics (SM/tensor/DRAM active) are valid (default 100; 0: once)"},
       {0}};
   const struct cli_spec spec = {"devices", "[--details] [--mig] [options]",
                                 "List the GPUs: one line each (like nvidia-smi -L), or everything with --details / "
@@ -165,12 +166,13 @@ int cmd_devices(int argc, char **argv) {
   go.allow_sim_fallback = true;
   rc = gpu_open(&go, &b);
   if (rc < 0) goto out;
-  int n = gpu_count(b);
-  if (n < 0) {
-    rc = n;
+  if (a.interval_ms < 0 || a.interval_ms > 60000) {
+    rc = err_set(ERR_INVALID, "--interval must be 0..60000 ms, got %d", a.interval_ms);
     goto out;
   }
-  devs = collect(b, n, &a, c.format == TABLE_FMT_JSON);
+  bool sampled = a.details || c.format == TABLE_FMT_JSON;
+  unsigned flags = (sampled ? GPUJSON_SAMPLE : 0) | (a.mig ? GPUJSON_MIG : 0);
+  if ((rc = gpujson_devices(b, flags, a.interval_ms, &devs)) < 0) goto out;
   out = cli_output_open("devices", &c, &close_out);
   if (!out) {
     rc = err_set(ERR_IO, "cannot open output");

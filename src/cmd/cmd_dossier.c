@@ -86,13 +86,19 @@ static json_t *num_cell(const json_t *sample, const char *key) {
 }
 
 static json_t *section_devices(struct gpu_backend *b) {
-  int n = gpu_count(b), worst = 0, flagged = 0;
-  json_t *s = report_section("devices", "Devices & health", "ok", "");
+  int worst = 0, flagged = 0;
+  json_t *s = report_section("devices", "Devices & health", "ok", ""), *all = NULL;
+  if (gpujson_devices(b, GPUJSON_SAMPLE | GPUJSON_MIG, 100, &all) < 0) {
+    json_object_set_new(s, "status", json_string("fail"));
+    json_object_set_new(s, "summary", json_string(err_msg()));
+    return s;
+  }
+  int n = (int)json_array_size(all);
   static const char *cols[] = {"GPU", "name", "memory MiB", "util %", "power W", "temp C", "SM MHz", "MIG", "attention"};
-  json_t *rows = report_add_table(s, NULL, cols, 9), *devices = json_array();
+  json_t *rows = report_add_table(s, NULL, cols, 9);
   char name[128] = "";
   for (int i = 0; i < n; i++) {
-    json_t *d = gpujson_device(b, i, GPUJSON_SAMPLE | GPUJSON_MIG);
+    const json_t *d = json_array_get(all, (size_t)i);
     const json_t *smp = json_object_get(d, "sample");
     char why[512];
     int sev;
@@ -105,14 +111,13 @@ static json_t *section_devices(struct gpu_backend *b) {
                                           num_cell(smp, "gpu_util_pct"), num_cell(smp, "power_w"),
                                           num_cell(smp, "gpu_temp_c"), num_cell(smp, "sm_clock_mhz"),
                                           json_string_value(json_object_get(mig, "current")) ?: "n/a", why));
-    json_array_append_new(devices, d);
   }
   char summary[256];
   snprintf(summary, sizeof summary, "%d x %s%s; %d need%s attention", n, name, b->simulated ? " (simulated)" : "",
            flagged, flagged == 1 ? "s" : "");
   json_object_set_new(s, "summary", json_string(summary));
   json_object_set_new(s, "status", json_string(worst == 2 ? "fail" : worst == 1 ? "warn" : "ok"));
-  json_object_set_new(s, "devices", devices);
+  json_object_set_new(s, "devices", all);
   return s;
 }
 

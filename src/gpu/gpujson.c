@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "base/jsonio.h"
+#include "base/timeutil.h"
 
 static const struct {
   uint64_t bit;
@@ -157,4 +158,19 @@ json_t *gpujson_device(struct gpu_backend *b, int index, unsigned flags) {
   }
   if (flags & GPUJSON_MIG) add_mig(o, b, index);
   return o;
+}
+
+int gpujson_devices(struct gpu_backend *b, unsigned flags, int prime_ms, json_t **out) {
+  *out = NULL;
+  int n = gpu_count(b);
+  if (n < 0) return n;
+  if ((flags & GPUJSON_SAMPLE) && prime_ms > 0) {
+    struct gpu_sample s;
+    for (int i = 0; i < n; i++) gpu_sample(b, i, &s); /* errors show in the real sample below */
+    time_sleep_ns((int64_t)prime_ms * 1000000LL);
+  }
+  json_t *arr = json_array();
+  for (int i = 0; i < n; i++) json_array_append_new(arr, gpujson_device(b, i, flags));
+  *out = arr;
+  return 0;
 }

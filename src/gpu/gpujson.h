@@ -29,4 +29,13 @@ enum gpujson_flags {
  */
 json_t *gpujson_device(struct gpu_backend *b, int index, unsigned flags);
 
+/*
+ * Every device of b, as an array of gpujson_device() objects. With
+ * GPUJSON_SAMPLE and prime_ms > 0, each device is sampled once first and the
+ * reported sample is taken prime_ms later, so the two-sample GPM metrics
+ * cover that interval instead of being invalid. Negative error when the
+ * device count cannot be read (err_msg() says why).
+ */
+int gpujson_devices(struct gpu_backend *b, unsigned flags, int prime_ms, json_t **out);
+
 #endif
