@@ -3,6 +3,7 @@
  * exit codes, stdout/stderr, JSON parsed back. The binary is $GPUOPS_BIN.
  * Each test has its own simulated-fault state file, so tests don't interfere.
  */
+#define _GNU_SOURCE /* nftw in testutil.h */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "testutil.h"
 
 struct run {
   int status;  /* exit code */
@@ -48,15 +51,8 @@ static void run_free(struct run *r) {
   free(r->err);
 }
 
-static void setup(void) {
-  snprintf(state_dir, sizeof state_dir, "/tmp/gpuops-test-cli-XXXXXX");
-  cr_assert_not_null(mkdtemp(state_dir));
-}
-static void teardown(void) {
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", state_dir);
-  cr_assert_eq(system(cmd), 0);
-}
+static void setup(void) { testutil_tmpdir(state_dir, sizeof state_dir, "cli"); }
+static void teardown(void) { testutil_rmrf(state_dir); }
 
 static json_t *parse(const char *text) {
   json_error_t e;

@@ -8,7 +8,7 @@
  * process; the load model (utilisation, power, energy, temperature, GPM);
  * faults; events; MIG; a fleet from a spec file.
  */
-#define _GNU_SOURCE /* nftw */
+#define _GNU_SOURCE /* nftw in testutil.h */
 #include <criterion/criterion.h>
 #include <ftw.h>
 #include <math.h>
@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "testutil.h"
 #include "base/timeutil.h"
 #include "catalog/catalog.h"
 #include "gpu/gpu.h"
@@ -32,24 +33,15 @@
 
 static char state_path[512];
 
-/* The temp folder of this test, removed (rm -r) after each test (the suite's fini). */
+/* The temp folder of this test, removed after each test (the suite's fini). */
 static char temp_dir[256];
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st, (void)flag, (void)ftw;
-  return remove(path);
-}
-
-static void remove_temp_dir(void) {
-  if (temp_dir[0]) nftw(temp_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
+static void remove_temp_dir(void) { testutil_rmrf(temp_dir); }
 
 TestSuite(sim, .fini = remove_temp_dir);
 
 static const char *make_temp_dir(void) {
-  char tmpl[] = "/tmp/gpuops-sim-XXXXXX";
-  cr_assert_not_null(mkdtemp(tmpl));
-  snprintf(temp_dir, sizeof temp_dir, "%s", tmpl);
+  testutil_tmpdir(temp_dir, sizeof temp_dir, "sim");
   return temp_dir;
 }
 

@@ -83,7 +83,7 @@ static const char *hint_of(cudaError_t e) {
     case cudaErrorStubLibrary:
     case cudaErrorCallRequiresNewerDriver:
       return "; no CUDA device: the NVIDIA driver (libcuda.so.1) is missing or older than the "
-             "CUDA " CUDA_VER " runtime in this plugin needs";
+             "CUDA " CUDA_VER " runtime that this plugin carries";
     case cudaErrorSystemDriverMismatch:
       return "; the kernel module and libcuda.so.1 are different driver versions: reload the "
              "driver or reboot";
