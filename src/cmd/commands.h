@@ -6,5 +6,11 @@ int cmd_devices(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_dossier(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+int cmd_exporter(int argc, char **argv); /* telemetry: cmd_exporter.c */
+int cmd_health(int argc, char **argv);   /* telemetry: cmd_health.c */
+int cmd_top(int argc, char **argv);      /* telemetry: cmd_top.c */
+int cmd_fleet(int argc, char **argv);    /* fleet: cmd_fleet.c (dispatches its subcommands) */
+/* `gpuops fleet mig-plan`, called by cmd_fleet's dispatcher (cmd_fleet_migplan.c). */
+int cmd_fleet_mig_plan(int argc, char **argv);
 
 #endif

@@ -14,6 +14,10 @@ const struct cli_command cli_commands[] = {
     {"devices", "list GPUs (like nvidia-smi -L); --details, --mig, --format json", cmd_devices},
     {"doctor", "what this machine offers gpuops and what is missing, with fixes", cmd_doctor},
     {"dossier", "the main job: run every capability's quick mode, write a terminal + HTML report", cmd_dossier},
+    {"exporter", "Prometheus exporter with dcgm-exporter's metric names, /metrics and /health", cmd_exporter},
+    {"health", "per-GPU health checks, a node verdict and the action each failure calls for", cmd_health},
+    {"top", "live terminal view of every GPU (--once for one frame)", cmd_top},
+    {"fleet", "fleet scheduling: placement policies, trace simulator, MIG layout plans", cmd_fleet},
     {"sim", "simulated fleet: inject and clear faults seen by every gpuops process", cmd_sim},
     {0},
 };
