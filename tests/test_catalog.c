@@ -16,6 +16,7 @@
  *   5. hand-picked invalid layouts, one group per rule, checking the reason;
  *   6. mig_placement_parse.
  */
+#define _GNU_SOURCE /* nftw in testutil.h */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <ctype.h>
@@ -25,6 +26,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/mig.h"
+#include "testutil.h"
 
 /* ---- 1. geometry tables ---------------------------------------------------- */
 
@@ -254,7 +256,7 @@ static char *read_shared(const char *rel) {
 
 Test(geometry, the_copy_still_matches_the_shared_file) {
   char *text = read_shared("data/mig-geometry.md");
-  if (!text) cr_skip_test("GPUOPS_SHARED_DIR/data/mig-geometry.md not present");
+  if (!text) TEST_SKIP_OR_FAIL("GPUOPS_SHARED_DIR/data/mig-geometry.md not present");
   struct geometry file, copy;
   parse_geometry(text, &file);
   parse_geometry(geometry_copy, &copy);
@@ -281,7 +283,7 @@ static const char *field_after(const char *text, const char *label, char *out, s
 Test(h200, figures_match_nvidia_smi_q_and_dmon) {
   char *q = read_shared("data/h200/nvidia-smi-q.txt");
   char *dmon = read_shared("data/h200/dmon.txt");
-  if (!q || !dmon) cr_skip_test("shared H200 transcripts not present");
+  if (!q || !dmon) TEST_SKIP_OR_FAIL("shared H200 transcripts not present");
   const struct catalog_model *m = catalog_find("H200");
   char v[128];
   cr_assert_not_null(field_after(q, "Product Name", v, sizeof v));
@@ -308,7 +310,7 @@ Test(h200, figures_match_nvidia_smi_q_and_dmon) {
 
 Test(h200, mig_profiles_match_the_real_card) {
   char *t = read_shared("data/h200/mig-profiles.txt");
-  if (!t) cr_skip_test("shared H200 mig-profiles.txt not present");
+  if (!t) TEST_SKIP_OR_FAIL("shared H200 mig-profiles.txt not present");
   const struct catalog_model *m = catalog_find("H200");
   int seen = 0;
   for (const char *p = strstr(t, "MIG "); p; p = strstr(p + 1, "MIG ")) {

@@ -23,7 +23,9 @@
 #include "testutil.h"
 
 static const char *const punct[] = {":", "- ", "[", "]", "{", "}", ",", "\"", "'", "\n", "  ", "#", "&a", "*a",
-                                    "!!str ", "|", ">", "@", "-1", "99999999999999999999", "\t", "\\u0000", "null"};
+                                    "!!str ", "|", ">", "@", "-1", "99999999999999999999", "\t", "\\u0000", "null",
+                                    /* these reached libfyaml 0.7.12 bugs (a hang, a leak) that spec.c guards */
+                                    "%", "\xff", "''''''''", "'a''\n b'"};
 
 static char *read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");

@@ -341,6 +341,31 @@ Test(spec, yaml_features_that_are_refused) {
   expect_text_error("# only a comment\n", ERR_INVALID, 1, "", "empty fleet spec");
   expect_text_error("", ERR_INVALID, 1, "", "empty fleet spec");
   expect_text_error("- name: a\n", ERR_INVALID, 1, "", "the top level must be a mapping");
+  /* Checked before libfyaml sees the text (0.7.12 hangs on the first: upstream issue #101). */
+  expect_text_error("# c\n%\xff\n", ERR_PARSE, 2, NULL, "directives");
+  expect_text_error("%YAML 1.2\n---\nnodes: [{name: a}]\n", ERR_PARSE, 1, NULL, "directives");
+  expect_text_error("nodes:\n  - name: a\xff\n", ERR_PARSE, 2, NULL, "2:12: not UTF-8 text");
+  expect_text_error("nodes:\n  - name: \xed\xa0\x80\n", ERR_PARSE, 2, NULL, "not UTF-8");
+  expect_text_error("nodes:\n  - name: \xc0\xaf\n", ERR_PARSE, 2, NULL, "not UTF-8");
+  expect_text_error("nodes:\n  - name: a\x01\n", ERR_PARSE, 2, NULL, "control character 0x01");
+  /* libfyaml 0.7.12 leaks unescaping some '' escapes (upstream issue #233): refused up front. */
+  expect_text_error("nodes:\n  - name: a\n    labels: {x: 'a''''''b'}\n", ERR_INVALID, 3,
+                    "nodes[0].labels.x", "write it double-quoted");
+  expect_text_error("'''''''''''''''': 1\nnodes:\n  - name: a\n", ERR_INVALID, 1, "",
+                    "write it double-quoted");
+  expect_text_error("nodes:\n  - name: a\n    driver: 'a\n      b'\n", ERR_INVALID, 3,
+                    "nodes[0].driver", "line breaks are not supported");
+  struct inventory inv;
+  cr_expect_eq(load_text(&inv, "nodes:\n  - name: 'a'\n    labels: {x: \"it's \\\"ok\\\"\"}\n"), 0,
+               "%s", err_msg());
+  cr_expect_str_eq(inventory_label(&inv.nodes[0], "x"), "it's \"ok\"");
+  inventory_free(&inv);
+  cr_expect_eq(inventory_load_yaml_buf(&inv, "nodes: [{name: a}]\n\0", 20, "nul.yaml"), ERR_PARSE);
+  cr_expect_eq(
+      load_text(&inv, "nodes:\n  - name: a\n    labels: {city: \"Z\xc3\xbcrich \xe2\x82\xac\"}\n"),
+      0, "%s", err_msg());
+  cr_expect_str_eq(inventory_label(&inv.nodes[0], "city"), "Z\xc3\xbcrich \xe2\x82\xac");
+  inventory_free(&inv);
   expect_text_error("? [x]\n: 1\nnodes:\n  - name: a\n", ERR_INVALID, 1, "",
                     "mapping keys must be plain strings");
 }
@@ -371,6 +396,15 @@ Test(spec, number_and_size_errors) {
                     "nodes[0].cpu_milli", "give cpus or cpu_milli, not both");
   expect_text_error("nodes:\n  - name: a\n    memory_mib: 10\n    memory: 1GiB\n", ERR_INVALID, 4,
                     "nodes[0].memory", "give memory or memory_mib, not both");
+  /* Too long, at the very end of the buffer (no newline, no NUL after it). */
+  struct inventory inv;
+  const char tail[] = "nodes:\n  - name: a\n    state: downdowndowndown";
+  char *exact = malloc(sizeof tail - 1); /* exact size: nothing after the text */
+  memcpy(exact, tail, sizeof tail - 1);
+  cr_expect_eq(inventory_load_yaml_buf(&inv, exact, sizeof tail - 1, "spec.yaml"), ERR_INVALID);
+  free(exact);
+  cr_expect_not_null(strstr(err_msg(), "nodes[0].state: 'downdowndowndown...' is too long"), "%s",
+                     err_msg());
   expect_text_error("nodes:\n  - name: a\n    cpus: 1.5\n", ERR_INVALID, 3, "nodes[0].cpus",
                     "expected a whole number, got '1.5'");
   expect_text_error("nodes:\n  - name: a\n    cpus: 4294968\n", ERR_INVALID, 3, "nodes[0].cpus",

@@ -37,7 +37,9 @@
 /* ---- 1. context, errors, line numbers, paths -------------------------------- */
 
 struct ctx {
-  const char *file;      /* name for messages */
+  const char *file; /* name for messages */
+  const char *buf;  /* the spec's text and its length */
+  size_t len;
   struct inventory *inv; /* being filled */
   int cap_nodes;         /* capacity of inv->nodes, name_line, entry_of */
   int *name_line;        /* per node: line of the name: that made it */
@@ -128,9 +130,40 @@ static const char *describe(struct fy_node *n, char *buf, size_t len) {
   return buf;
 }
 
+/*
+ * libfyaml 0.7.12 leaks when it unescapes some single-quoted scalars with ''
+ * escapes or line folds (upstream issue #233), so a single-quoted scalar
+ * holding either is refused from its raw text before anything asks for its
+ * value; double quotes (\" and \n escapes) say the same safely.
+ */
+static int check_quotes(const struct ctx *c, struct fy_node *n, const char *path, int line) {
+  if (fy_node_get_style(n) != FYNS_SINGLE_QUOTED) return 0;
+  struct fy_token *t = fy_node_get_scalar_token(n);
+  const struct fy_mark *start = t ? fy_token_start_mark(t) : NULL;
+  const struct fy_mark *end = t ? fy_token_end_mark(t) : NULL;
+  if (!start || !end || end->input_pos > c->len || start->input_pos + 2 > end->input_pos) return 0;
+  for (size_t i = start->input_pos + 1; i + 1 < end->input_pos; i++) {
+    if (c->buf[i] == '\'' || c->buf[i] == '\n' || c->buf[i] == '\r')
+      return fail(c, ERR_INVALID, line, path,
+                  "single-quoted strings with '' escapes or line breaks are not supported: "
+                  "write it double-quoted");
+  }
+  return 0;
+}
+
+/* A mapping key must be a plain or quoted string. */
+static int check_key(const struct ctx *c, struct fy_node *key, const char *path, int line) {
+  size_t len;
+  if (!key || !fy_node_is_scalar(key) || fy_node_get_style(key) == FYNS_ALIAS ||
+      fy_node_get_tag(key, &len) || is_null(key))
+    return fail(c, ERR_INVALID, line, path, "mapping keys must be plain strings");
+  return check_quotes(c, key, path, line);
+}
+
 /* Reject what this reader does not take: aliases, tags, keys that are not strings. */
 static int check_tree(const struct ctx *c, struct fy_node *n, const char *path, int line) {
   size_t len;
+  int rc = 0;
   if (!n) return 0;
   line = node_line(n, line);
   if (fy_node_get_style(n) == FYNS_ALIAS) {
@@ -143,30 +176,27 @@ static int check_tree(const struct ctx *c, struct fy_node *n, const char *path, 
   const char *tag = fy_node_get_tag(n, &len);
   if (tag)
     return fail(c, ERR_INVALID, line, path, "YAML tags (%.*s) are not supported", (int)len, tag);
+  if ((rc = check_quotes(c, n, path, line))) return rc;
   char sub[PATH_LEN];
   void *it = NULL;
   if (fy_node_is_mapping(n)) {
     struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(n, &it))) {
+    while (rc == 0 && (p = fy_node_mapping_iterate(n, &it))) {
       struct fy_node *key = fy_node_pair_key(p);
       int key_line = node_line(key, line);
-      if (!key || !fy_node_is_scalar(key) || fy_node_get_style(key) == FYNS_ALIAS ||
-          fy_node_get_tag(key, &len) || is_null(key))
-        return fail(c, ERR_INVALID, key_line, path, "mapping keys must be plain strings");
+      if ((rc = check_key(c, key, path, key_line))) break;
       const char *k = scalar_text(key, &len);
       path_key(sub, path, k, len);
-      int rc = check_tree(c, fy_node_pair_value(p), sub, key_line);
-      if (rc) return rc;
+      rc = check_tree(c, fy_node_pair_value(p), sub, key_line);
     }
   } else if (fy_node_is_sequence(n)) {
     struct fy_node *item;
-    for (int i = 0; (item = fy_node_sequence_iterate(n, &it)); i++) {
+    for (int i = 0; rc == 0 && (item = fy_node_sequence_iterate(n, &it)); i++) {
       path_index(sub, path, i);
-      int rc = check_tree(c, item, sub, line);
-      if (rc) return rc;
+      rc = check_tree(c, item, sub, line);
     }
   }
-  return 0;
+  return rc;
 }
 
 static int expect_kind(const struct ctx *c, const struct val *v, bool ok, const char *want) {
@@ -288,8 +318,8 @@ static int get_text(const struct ctx *c, const struct val *v, char *out, size_t 
   if (rc) return rc;
   int line = node_line(v->n, v->line);
   if (len >= cap)
-    return fail(c, ERR_INVALID, line, v->path, "'%.24s...' is too long (at most %zu characters)", s,
-                cap - 1);
+    return fail(c, ERR_INVALID, line, v->path, "'%.*s...' is too long (at most %zu characters)",
+                (int)(len < 24 ? len : 24), s, cap - 1); /* s is not NUL-terminated */
   if (memchr(s, '\0', len)) return fail(c, ERR_INVALID, line, v->path, "contains a NUL character");
   memcpy(out, s, len);
   out[len] = '\0';
@@ -897,6 +927,50 @@ out:
   return rc;
 }
 
+/* Length of the UTF-8 sequence at s (n bytes left), 0 when it is not valid UTF-8. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+  size_t len = s[0] < 0x80                    ? 1
+               : s[0] >= 0xC2 && s[0] <= 0xDF ? 2
+               : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+               : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4
+                                              : 0;
+  if (len == 0 || len > n) return 0;
+  for (size_t i = 1; i < len; i++)
+    if ((s[i] & 0xC0) != 0x80) return 0;
+  if (len == 3 && s[0] == 0xE0 && s[1] < 0xA0) return 0;  /* overlong */
+  if (len == 3 && s[0] == 0xED && s[1] >= 0xA0) return 0; /* surrogates */
+  if (len == 4 && s[0] == 0xF0 && s[1] < 0x90) return 0;  /* overlong */
+  if (len == 4 && s[0] == 0xF4 && s[1] >= 0x90) return 0; /* past U+10FFFF */
+  return len;
+}
+
+/*
+ * Check the raw text before libfyaml sees it: UTF-8 only, no control
+ * characters but tab and line breaks, no %directives. libfyaml 0.7.12 can
+ * hang on invalid UTF-8 in a directive (upstream issue #101, fixed later),
+ * and a fleet spec has no use for directives.
+ */
+static int check_text(const struct ctx *c, const char *buf, size_t len) {
+  const unsigned char *s = (const unsigned char *)buf;
+  int line = 1, col = 1;
+  for (size_t i = 0; i < len; col++) {
+    if (col == 1 && s[i] == '%')
+      return err_set(ERR_PARSE,
+                     "%s:%d:1: YAML directives (%%...) are not supported in a fleet spec", c->file,
+                     line);
+    size_t k = utf8_len(s + i, len - i);
+    if (k == 0)
+      return err_set(ERR_PARSE, "%s:%d:%d: not UTF-8 text (byte 0x%02X); save the file as UTF-8",
+                     c->file, line, col, s[i]);
+    if ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' && s[i] != '\r') || s[i] == 0x7F)
+      return err_set(ERR_PARSE, "%s:%d:%d: control character 0x%02X in the text", c->file, line,
+                     col, s[i]);
+    if (s[i] == '\n') line++, col = 0;
+    i += k;
+  }
+  return 0;
+}
+
 /* libfyaml's first collected error as ours, or 0 when there is none. */
 static int syntax_error(const struct ctx *c, struct fy_diag *diag) {
   void *it = NULL;
@@ -907,7 +981,7 @@ static int syntax_error(const struct ctx *c, struct fy_diag *diag) {
 }
 
 int spec_parse(struct inventory *inv, const char *buf, size_t len, const char *name) {
-  struct ctx c = {.file = name, .inv = inv};
+  struct ctx c = {.file = name, .buf = buf, .len = len, .inv = inv};
   struct fy_diag *diag = NULL;
   struct fy_parser *fyp = NULL;
   struct fy_document *doc = NULL, *extra = NULL;
@@ -916,6 +990,7 @@ int spec_parse(struct inventory *inv, const char *buf, size_t len, const char *n
   struct fy_node *root;
   int rc = 0;
   inventory_init(inv);
+  if ((rc = check_text(&c, buf, len))) return rc;
   fy_diag_cfg_default(&dcfg);
   dcfg.fp = NULL; /* collect, never print */
   dcfg.colorize = false;
