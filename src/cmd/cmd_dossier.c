@@ -3,7 +3,8 @@
  * mode on whatever this machine offers, assemble one document, and have
  * report/ render it as a terminal summary and a self-contained HTML page.
  *
- * Sections so far: environment (backend, CUDA plugin); devices & health.
+ * Sections so far: environment (backend, CUDA plugin); devices; health
+ * (telemetry); fleet scheduling (fleet).
  * Later capabilities add theirs here (kernels, fleet, serving, maintenance).
  * Without a GPU it runs on the simulated backend and says so at the top.
  */
@@ -21,6 +22,7 @@
 #include "gpu/gpujson.h"
 #include "kernels/cudaplugin.h"
 #include "report/report.h"
+#include "telemetry/telemetry.h"
 #include "version.h"
 
 /* ---- environment ---- */
@@ -41,82 +43,39 @@ static json_t *section_environment(struct gpu_backend *b) {
   return s;
 }
 
-/* ---- devices & health ----
- * A first look at each GPU's sample: conditions that call for attention. The
- * telemetry capability's health verdicts (with actions) replace this. */
-static double val(const json_t *sample, const char *key, bool *valid) {
-  const json_t *v = json_object_get(sample, key);
-  *valid = json_is_number(v);
-  return *valid ? json_number_value(v) : 0;
-}
-
-static const char *attention(const json_t *dev, char *buf, size_t len, int *severity) {
-  const json_t *smp = json_object_get(dev, "sample");
-  bool ok;
-  buf[0] = '\0';
-  *severity = 0;
-#define FLAG(sev, ...)                                                         \
-  do {                                                                         \
-    size_t k = strlen(buf);                                                    \
-    snprintf(buf + k, len - k, "%s", k ? "; " : "");                           \
-    k = strlen(buf);                                                           \
-    snprintf(buf + k, len - k, __VA_ARGS__);                                   \
-    if (sev > *severity) *severity = sev;                                      \
-  } while (0)
-  if (json_is_true(json_object_get(smp, "lost")) || json_object_get(dev, "sample_error"))
-    FLAG(2, "%s", json_string_value(json_object_get(dev, "sample_error")) ?: "GPU lost");
-  double v = val(smp, "remapped_rows_failure", &ok);
-  if (ok && v > 0) FLAG(2, "row remap failure");
-  v = val(smp, "recovery_action", &ok);
-  if (ok && v > 0) FLAG(2, "driver asks: %s", gpu_recovery_action_name((int)v));
-  v = val(smp, "ecc_uncorrected_volatile", &ok);
-  if (ok && v > 0) FLAG(1, "%.0f uncorrectable ECC errors", v);
-  v = val(smp, "xid_last", &ok);
-  if (ok && v > 0) FLAG(1, "XID %.0f", v);
-  v = val(smp, "clock_event_reasons", &ok);
-  if (ok && ((uint64_t)v & (GPU_CLOCK_REASON_HW_THERMAL | GPU_CLOCK_REASON_SW_THERMAL | GPU_CLOCK_REASON_HW_SLOWDOWN)))
-    FLAG(1, "thermal/hardware slowdown");
-#undef FLAG
-  return buf[0] ? buf : "—";
-}
-
+/* ---- devices ----
+ * What the machine has, one row per GPU with one sample. Health verdicts come
+ * from the telemetry capability's section. */
 static json_t *num_cell(const json_t *sample, const char *key) {
   const json_t *v = json_object_get(sample, key);
   return json_is_number(v) ? json_deep_copy(v) : json_null();
 }
 
 static json_t *section_devices(struct gpu_backend *b) {
-  int worst = 0, flagged = 0;
-  json_t *s = report_section("devices", "Devices & health", "ok", ""), *all = NULL;
+  json_t *s = report_section("devices", "Devices", "ok", ""), *all = NULL;
   if (gpujson_devices(b, GPUJSON_SAMPLE | GPUJSON_MIG, 100, &all) < 0) {
     json_object_set_new(s, "status", json_string("fail"));
     json_object_set_new(s, "summary", json_string(err_msg()));
     return s;
   }
-  int n = (int)json_array_size(all);
-  static const char *cols[] = {"GPU", "name", "memory MiB", "util %", "power W", "temp C", "SM MHz", "MIG", "attention"};
+  static const char *cols[] = {"GPU", "name", "memory MiB", "util %", "SM active %", "power W", "temp C", "SM MHz", "MIG"};
   json_t *rows = report_add_table(s, NULL, cols, 9);
   char name[128] = "";
-  for (int i = 0; i < n; i++) {
-    const json_t *d = json_array_get(all, (size_t)i);
+  size_t i;
+  json_t *d;
+  json_array_foreach(all, i, d) {
     const json_t *smp = json_object_get(d, "sample");
-    char why[512];
-    int sev;
-    attention(d, why, sizeof why, &sev);
-    if (sev > worst) worst = sev;
-    flagged += sev > 0;
     snprintf(name, sizeof name, "%s", json_string_value(json_object_get(d, "name")) ?: "?");
     const json_t *mig = json_object_get(d, "mig_mode");
-    json_array_append_new(rows, json_pack("[i,s,o,o,o,o,o,s,s]", i, name, json_deep_copy(json_object_get(d, "memory_total_mib")),
-                                          num_cell(smp, "gpu_util_pct"), num_cell(smp, "power_w"),
-                                          num_cell(smp, "gpu_temp_c"), num_cell(smp, "sm_clock_mhz"),
-                                          json_string_value(json_object_get(mig, "current")) ?: "n/a", why));
+    json_array_append_new(rows, json_pack("[i,s,O,o,o,o,o,o,s]", (int)i, name, json_object_get(d, "memory_total_mib"),
+                                          num_cell(smp, "gpu_util_pct"), num_cell(smp, "gpm_sm_active_pct"),
+                                          num_cell(smp, "power_w"), num_cell(smp, "gpu_temp_c"),
+                                          num_cell(smp, "sm_clock_mhz"),
+                                          json_string_value(json_object_get(mig, "current")) ?: "n/a"));
   }
   char summary[256];
-  snprintf(summary, sizeof summary, "%d x %s%s; %d need%s attention", n, name, b->simulated ? " (simulated)" : "",
-           flagged, flagged == 1 ? "s" : "");
+  snprintf(summary, sizeof summary, "%zu x %s%s", json_array_size(all), name, b->simulated ? " (simulated)" : "");
   json_object_set_new(s, "summary", json_string(summary));
-  json_object_set_new(s, "status", json_string(worst == 2 ? "fail" : worst == 1 ? "warn" : "ok"));
   json_object_set_new(s, "devices", all);
   return s;
 }
@@ -132,6 +91,7 @@ static json_t *build(struct gpu_backend *b) {
   json_t *sections = json_object_get(doc, "sections");
   json_array_append_new(sections, section_environment(b));
   json_array_append_new(sections, section_devices(b));
+  json_array_append_new(sections, telemetry_dossier_section(b));
   return doc;
 }
 
