@@ -21,6 +21,7 @@
 #include "cmd/commands.h"
 #include "gpu/gpujson.h"
 #include "kernels/cudaplugin.h"
+#include "fleet/dossier.h"
 #include "report/report.h"
 #include "telemetry/telemetry.h"
 #include "version.h"
@@ -92,6 +93,7 @@ static json_t *build(struct gpu_backend *b) {
   json_array_append_new(sections, section_environment(b));
   json_array_append_new(sections, section_devices(b));
   json_array_append_new(sections, telemetry_dossier_section(b));
+  json_array_append_new(sections, fleet_dossier_section());
   return doc;
 }
 

@@ -4,8 +4,8 @@
  * Nodes with CPU, memory, labels, driver and firmware versions, and GPUs of a
  * catalog model with an optional MIG layout. The simulated GPU backend, the
  * fleet simulator, rollouts and remediation all read this structure. Loaders
- * (YAML spec here; the Alibaba node CSV and `scontrol show node -o` in later
- * issues) fill it; nothing else writes it.
+ * (YAML spec here; the Alibaba node CSV in alibaba.h; `scontrol show node -o`
+ * in a later issue) fill it; nothing else writes it.
  *
  * Ownership: an inventory owns all its nodes, GPUs and strings; free with
  * inventory_free(). Catalog model pointers point at static catalog data.
@@ -30,12 +30,25 @@ struct inv_label {
 
 struct inv_gpu {
   int index;                          /* position on its node, 0-based */
-  const struct catalog_model *model;  /* never NULL once loaded */
+  /* Never NULL once loaded from a YAML spec or built in. The Alibaba node
+   * list (alibaba.h) and the fleet simulator's generated fleets leave it
+   * NULL for models the catalog does not know (P100, T4, V100M16, G2, ...):
+   * model_name names those. */
+  const struct catalog_model *model;
   char uuid[INV_NAME_MAX];            /* "" when the spec gives none (sim derives one) */
   bool mig_enabled;                   /* MIG mode on */
   int n_mig;                          /* instances in mig[] (0 with MIG on = enabled, empty) */
   struct mig_placement mig[INV_MIG_MAX]; /* a valid layout (mig_layout_valid) */
+  /* Added for the fleet simulator (Alibaba trace import): */
+  char model_name[INV_NAME_MAX];      /* the model as the source names it ("T4", "G2"); "" = model->key */
+  bool shared;                        /* GPU sharing on: tasks may take fractions of it, in
+                                         thousandths (1000 = the whole GPU), as in the trace */
 };
+
+/* The GPU's model name: model_name when set, else the catalog key, else "". */
+static inline const char *inventory_gpu_model_name(const struct inv_gpu *g) {
+  return g->model_name[0] ? g->model_name : g->model ? g->model->key : "";
+}
 
 struct inv_node {
   char name[INV_NAME_MAX];
