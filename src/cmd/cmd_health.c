@@ -26,6 +26,7 @@
 #include "cmd/cli.h"
 #include "cmd/commands.h"
 #include "telemetry/health.h"
+#include "telemetry/slurmcheck.h"
 
 /* ---- options ---- */
 
@@ -34,6 +35,7 @@ struct health_args {
   double watch_s;
   const char *thresholds, *fail_on, *from;
   bool npd, checks;
+  bool slurm; /* HealthCheckProgram: drain/resume $SLURMD_NODENAME (telemetry/slurmcheck.h) */
   bool fail_on_warn;
 };
 
@@ -189,6 +191,24 @@ static int npd_result(const struct health_report *r, int rc, bool fail_on_warn) 
   return problem ? 1 : 0;
 }
 
+/* Slurm HealthCheckProgram: act on $SLURMD_NODENAME; one line on stdout. An
+ * unknown verdict changes nothing (a broken check must not drain a fleet). */
+static int slurm_result(const struct health_report *r, int rc, bool fail_on_warn) {
+  const char *node = getenv("SLURMD_NODENAME");
+  if (rc < 0) {
+    printf("gpuops health --slurm: %s: health unknown, node left as it is: %s\n",
+           node ? node : "?", err_msg());
+    return err_exit_code(rc);
+  }
+  enum slurmcheck_action done;
+  char reason[256];
+  if ((rc = slurmcheck_apply(node, r, fail_on_warn, &done, reason, sizeof reason)) < 0)
+    return cli_fail("health", rc);
+  printf("gpuops health --slurm: %s: %s; %s%s%s\n", node, health_verdict_name(r->verdict),
+         slurmcheck_action_name(done), *reason ? ": " : "", reason);
+  return health_report_exit_code(r, fail_on_warn);
+}
+
 /* ---- the command ---- */
 
 static int collect(const struct cli_common *c, const struct health_args *a,
@@ -225,6 +245,9 @@ int cmd_health(int argc, char **argv) {
        "node-problem-detector plugin: one line on stdout; exit 0 OK, 1 problem, 2 unknown"},
       {"from", 0, CLI_ARG_STRING, &a.from, "URL",
        "read the verdict from an exporter (http://127.0.0.1:9400/health)"},
+      {"slurm", 0, CLI_ARG_FLAG, &a.slurm, NULL,
+       "Slurm HealthCheckProgram: drain $SLURMD_NODENAME when unhealthy, resume a drain gpuops' "
+       "health check set once healed (never another's)"},
       {"checks", 0, CLI_ARG_FLAG, &a.checks, NULL,
        "table: list every check, not only WARN and FAIL"},
       {0}};
@@ -244,6 +267,10 @@ int cmd_health(int argc, char **argv) {
   int npos, rc = cli_parse(&spec, argc, argv, &c, &npos);
   if (rc) return rc < 0 ? 0 : rc;
   if ((rc = check_args(&a))) return rc;
+  if (a.slurm && a.npd) return cli_usage_error("health", "--slurm and --npd exclude each other");
+  if (a.slurm && !getenv("SLURMD_NODENAME"))
+    return cli_usage_error("health", "--slurm needs SLURMD_NODENAME (slurmd sets it for its "
+                                     "HealthCheckProgram)");
   struct thresholds t;
   thresholds_default(&t);
   if (a.thresholds && (rc = thresholds_load(&t, a.thresholds)) < 0) {
@@ -253,6 +280,11 @@ int cmd_health(int argc, char **argv) {
   struct health_report r;
   health_report_init(&r);
   rc = collect(&c, &a, &t, &r);
+  if (a.slurm) {
+    int code = slurm_result(&r, rc, a.fail_on_warn);
+    health_report_free(&r);
+    return code;
+  }
   if (a.npd) {
     int code = npd_result(&r, rc, a.fail_on_warn);
     health_report_free(&r);

@@ -18,6 +18,8 @@ const struct cli_command cli_commands[] = {
     {"health", "per-GPU health checks, a node verdict and the action each failure calls for", cmd_health},
     {"top", "live terminal view of every GPU (--once for one frame)", cmd_top},
     {"fleet", "fleet scheduling: placement policies, trace simulator, MIG layout plans", cmd_fleet},
+    {"rollout", "crash-safe rolling driver/firmware upgrades under max-unavailable (dry run unless --apply)", cmd_rollout},
+    {"remediate", "act on health verdicts with guardrails (max-unavailable, rate, cooldown, flaps); dry run unless --apply", cmd_remediate},
     {"sim", "simulated fleet: inject and clear faults seen by every gpuops process", cmd_sim},
     {0},
 };
