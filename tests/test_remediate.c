@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "maint/budget.h"
 #include "maint/remediate.h"
 #include "maint/sim_exec.h"
 #include "testutil.h"
@@ -95,7 +96,7 @@ Test(remediate, mass_failure_on_1000_nodes_drains_only_up_to_the_limit) {
   struct remediate_verdict *v = calloc((size_t)n, sizeof *v);
   for (int i = 0; i < n; i++) v[i] = bad(names[i * 3], VERDICT_ACTION_REBOOT_NODE);
   struct remediate_policy p = policy(0);
-  cr_assert_eq(remediate_parse_limit("5%", 1000, &max), 0);
+  cr_assert_eq(budget_resolve("5%", 1000, &max), 0);
   cr_assert_eq(max, 50);
   p.max_unavailable = max;
   struct remediate_result r;
@@ -235,11 +236,11 @@ Test(remediate, bad_input_is_refused_and_nothing_is_written) {
   p.max_unavailable = 1, p.rate_per_hour = 0;
   cr_expect_eq(remediate_run(&ex, &p, names, 10, dup, 1, &r), ERR_INVALID);
   int n = 0;
-  cr_expect_eq(remediate_parse_limit("150%", 10, &n), ERR_INVALID);
-  cr_expect_eq(remediate_parse_limit("-1", 10, &n), ERR_INVALID);
-  cr_expect_eq(remediate_parse_limit("abc", 10, &n), ERR_INVALID);
-  cr_expect_eq(remediate_parse_limit("11", 10, &n), ERR_INVALID);
-  cr_expect_eq(remediate_parse_limit("25%", 10, &n), 0);
+  cr_expect_eq(budget_resolve("150%", 10, &n), ERR_INVALID);
+  cr_expect_eq(budget_resolve("-1", 10, &n), ERR_INVALID);
+  cr_expect_eq(budget_resolve("abc", 10, &n), ERR_INVALID);
+  cr_expect_eq(budget_resolve("11", 10, &n), ERR_INVALID);
+  cr_expect_eq(budget_resolve("25%", 10, &n), 0);
   cr_expect_eq(n, 3, "25%% of 10 rounds up to 3");
   cr_expect_eq(access(audit, F_OK), -1, "no audit log written");
   cr_expect_eq(max_out_of_service(), 0);

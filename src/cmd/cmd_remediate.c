@@ -22,6 +22,7 @@
 #include "base/err.h"
 #include "cmd/cli.h"
 #include "cmd/commands.h"
+#include "maint/budget.h"
 #include "maint/remediate.h"
 #include "maint/sim_exec.h"
 #include "maint/slurm_exec.h"
@@ -199,7 +200,7 @@ static int run(const struct cli_common *c, const struct rem_args *a, char **srcs
   if (rc < 0) goto out;
   if ((rc = open_executor(a->executor, c, a->state, a->slurm_conf, &e, &f)) < 0) goto out;
   e.dry_run = !a->apply;
-  if ((rc = remediate_parse_limit(a->max_unavailable, f.n, &p.max_unavailable)) < 0) goto out;
+  if ((rc = budget_resolve(a->max_unavailable, f.n, &p.max_unavailable)) < 0) goto out;
   if ((rc = parse_rate(a->rate, &p.rate_per_hour)) < 0) goto out;
   p.cooldown_s = a->cooldown_s, p.flap_window_s = a->flap_s;
   p.repair_timeout_ms = a->repair_timeout_s * 1000;

@@ -41,19 +41,21 @@ int budget_observe(struct executor *e, const struct inventory *inv, int max_unav
   out->obs = calloc(inv->n_nodes > 0 ? (size_t)inv->n_nodes : 1, sizeof *out->obs);
   if (!out->obs) return err_set(ERR_NOMEM, "budget: out of memory");
   out->n = inv->n_nodes;
-  for (int i = 0; i < inv->n_nodes; i++) {
-    struct node_observation *o = &out->obs[i];
-    if (e->ops->observe(e, inv->nodes[i].name, o) < 0) {
-      memset(o, 0, sizeof *o);
-      snprintf(o->name, sizeof o->name, "%s", inv->nodes[i].name);
-      o->state = NODE_STATE_UNKNOWN;
-      o->out_of_service = true;
-      o->running_jobs = -1;
-      snprintf(o->reason, sizeof o->reason, "cannot observe: %s", err_msg());
-    }
-    out->out_of_service += o->out_of_service;
-  }
+  for (int i = 0; i < inv->n_nodes; i++)
+    out->out_of_service += budget_observe_node(e, inv->nodes[i].name, &out->obs[i]);
   return 0;
+}
+
+bool budget_observe_node(struct executor *e, const char *node, struct node_observation *o) {
+  if (e->ops->observe(e, node, o) < 0) {
+    memset(o, 0, sizeof *o);
+    snprintf(o->name, sizeof o->name, "%s", node);
+    o->state = NODE_STATE_UNKNOWN;
+    o->out_of_service = true;
+    o->running_jobs = -1;
+    snprintf(o->reason, sizeof o->reason, "cannot observe: %s", err_msg());
+  }
+  return o->out_of_service;
 }
 
 void budget_view_free(struct budget_view *v) {

@@ -40,6 +40,12 @@ struct budget_view {
 int budget_observe(struct executor *e, const struct inventory *inv, int max_unavailable,
                    struct budget_view *out);
 void budget_view_free(struct budget_view *v);
+/*
+ * Observe one node into *o; a node the engine cannot observe is recorded as
+ * UNKNOWN and out of service (never taken as available). Returns whether it
+ * is out of service. The one rule every caller (rollouts, remediation) counts by.
+ */
+bool budget_observe_node(struct executor *e, const char *node, struct node_observation *o);
 /* The observation of a node, or NULL. */
 const struct node_observation *budget_find(const struct budget_view *v, const char *node);
 /* May `more` nodes go out of service on top of `committed` (taken but not yet observed)? */

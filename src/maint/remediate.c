@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "maint/budget.h"
 #include "base/timeutil.h"
 
 /* ---- verdicts ---- */
@@ -42,24 +43,6 @@ void remediate_policy_default(struct remediate_policy *p) {
   p->flap_window_s = 3600;
   p->repair_timeout_ms = 600000;
   p->dry_run = true;
-}
-
-int remediate_parse_limit(const char *text, int fleet_n, int *out) {
-  char *end = NULL;
-  errno = 0;
-  long v = text ? strtol(text, &end, 10) : -1;
-  bool pct = end && *end == '%' && end[1] == '\0';
-  if (!text || end == text || errno || (*end && !pct) || v < 0)
-    return err_set(ERR_INVALID, "--max-unavailable '%s': give a count (3) or a percentage (10%%)",
-                   text ? text : "");
-  if (pct && v > 100)
-    return err_set(ERR_INVALID, "--max-unavailable %s: a percentage is at most 100%%", text);
-  long n = pct ? (v * fleet_n + 99) / 100 : v; /* rounded up, as the GPU Operator does */
-  if (n > fleet_n)
-    return err_set(ERR_INVALID, "--max-unavailable %s is more than the fleet's %d nodes", text,
-                   fleet_n);
-  *out = (int)n;
-  return 0;
 }
 
 static int fleet_index(const char *const *fleet, int fleet_n, const char *node) {
@@ -240,15 +223,13 @@ struct run {
 
 static int64_t wall_ms(void) { return time_wall_ns() / 1000000; }
 
-/* Observe every node once (obs[fleet_n]); returns how many are out of service. */
+/* Observe every node once (obs[fleet_n]) by the disruption budget's rule
+ * (budget.h: a node that cannot be observed counts as out of service);
+ * returns how many are out of service. */
 static int observe_fleet(struct run *r, const char *const *fleet, int fleet_n,
                          struct node_observation *obs) {
   int out = 0;
-  for (int i = 0; i < fleet_n; i++) {
-    int rc = r->e->ops->observe(r->e, fleet[i], &obs[i]);
-    if (rc < 0) return err_wrap(rc, "observing %s", fleet[i]);
-    out += obs[i].out_of_service;
-  }
+  for (int i = 0; i < fleet_n; i++) out += budget_observe_node(r->e, fleet[i], &obs[i]);
   return out;
 }
 

@@ -70,12 +70,6 @@ struct remediate_policy {
  */
 void remediate_policy_default(struct remediate_policy *p);
 
-/*
- * "N" or "P%" of fleet_n nodes, a percentage rounded up (as the GPU Operator
- * does). 0, or ERR_INVALID naming the text ("" , negative, > 100%, more than
- * the fleet).
- */
-int remediate_parse_limit(const char *text, int fleet_n, int *out);
 
 /*
  * Check the input before anything changes: every verdict's node in the
