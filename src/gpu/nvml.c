@@ -547,7 +547,7 @@ static int lost_info(const struct nvml_priv *p, int index, struct gpu_info *out)
 
 static int nvml_info(struct gpu_backend *b, int index, struct gpu_info *out) {
   struct nvml_priv *p = b->priv;
-  struct ndev *d;
+  struct ndev *d = NULL;
   int rc = dev_get(p, index, &d);
   if (rc == ERR_GPU_LOST) return lost_info(p, index, out);
   if (rc < 0) return rc;
@@ -673,7 +673,7 @@ static int list_profiles(const struct nvml_priv *p, const struct ndev *d,
 static int nvml_mig_profiles(struct gpu_backend *b, int index, struct gpu_mig_profile *out,
                              int cap) {
   struct nvml_priv *p = b->priv;
-  struct ndev *d;
+  struct ndev *d = NULL;
   int rc = dev_get(p, index, &d);
   if (rc < 0) return rc;
   if (!p->f.profile_info_v && !p->f.profile_info)
@@ -754,7 +754,7 @@ static int list_instances(const struct nvml_priv *p, const struct ndev *d,
 static int nvml_mig_instances(struct gpu_backend *b, int index, struct gpu_mig_instance *out,
                               int cap) {
   struct nvml_priv *p = b->priv;
-  struct ndev *d;
+  struct ndev *d = NULL;
   int rc = dev_get(p, index, &d);
   if (rc < 0) return rc;
   bool lost = false;
@@ -772,7 +772,7 @@ static int nvml_mig_instances(struct gpu_backend *b, int index, struct gpu_mig_i
 
 struct sctx {
   const struct nvml_priv *p;
-  struct ndev *d;
+  struct ndev *d = NULL;
   nvmlDevice_t h;
   struct gpu_values *v;
   bool lost;
@@ -1055,7 +1055,7 @@ static const reader_fn readers[] = {
 
 static int nvml_sample(struct gpu_backend *b, int index, struct gpu_sample *out) {
   struct nvml_priv *p = b->priv;
-  struct ndev *d;
+  struct ndev *d = NULL;
   out->t_ns = time_wall_ns();
   int rc = dev_get(p, index, &d);
   if (rc == ERR_GPU_LOST) out->lost = true;

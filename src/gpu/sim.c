@@ -264,7 +264,7 @@ static void sim_close(struct gpu_backend *b) {
 }
 
 static int sim_open(struct gpu_backend *b, const struct gpu_options *o) {
-  int64_t now;
+  int64_t now = 0;
   int rc = sim_now(&now); /* reject a bad $GPUOPS_SIM_TIME_NS up front */
   if (rc < 0) return rc;
   struct sim *s = calloc(1, sizeof *s);
@@ -563,7 +563,7 @@ static int sim_sample(struct gpu_backend *b, int index, struct gpu_sample *out) 
   struct sim *s = b->priv;
   struct sim_gpu *sg = &s->gpus[index];
   struct fault_view fv;
-  int64_t now;
+  int64_t now = 0;
   int rc = sim_now(&now);
   if (rc < 0 || (rc = faults_of(s, index, &fv)) < 0) return rc;
   out->t_ns = now;
