@@ -772,7 +772,7 @@ static int nvml_mig_instances(struct gpu_backend *b, int index, struct gpu_mig_i
 
 struct sctx {
   const struct nvml_priv *p;
-  struct ndev *d = NULL;
+  struct ndev *d;
   nvmlDevice_t h;
   struct gpu_values *v;
   bool lost;
