@@ -12,6 +12,7 @@ int cmd_top(int argc, char **argv);      /* telemetry: cmd_top.c */
 int cmd_fleet(int argc, char **argv);    /* fleet: cmd_fleet.c (dispatches its subcommands) */
 /* `gpuops fleet mig-plan`, called by cmd_fleet's dispatcher (cmd_fleet_migplan.c). */
 int cmd_fleet_mig_plan(int argc, char **argv);
+int cmd_bench(int argc, char **argv); /* kernels: cmd_bench.c */
 int cmd_remediate(int argc, char **argv); /* maint: cmd_remediate.c */
 int cmd_rollout(int argc, char **argv);  /* maint: cmd_rollout.c */
 

@@ -20,6 +20,7 @@ const struct cli_command cli_commands[] = {
     {"fleet", "fleet scheduling: placement policies, trace simulator, MIG layout plans", cmd_fleet},
     {"rollout", "crash-safe rolling driver/firmware upgrades under max-unavailable (dry run unless --apply)", cmd_rollout},
     {"remediate", "act on health verdicts with guardrails (max-unavailable, rate, cooldown, flaps); dry run unless --apply", cmd_remediate},
+    {"bench", "check and time the CUDA kernels against the ceilings, PyTorch and a baseline", cmd_bench},
     {"sim", "simulated fleet: inject and clear faults seen by every gpuops process", cmd_sim},
     {0},
 };

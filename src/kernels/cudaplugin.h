@@ -55,7 +55,49 @@ struct cudaplugin_api {
   int (*memcpy_d2h)(void *dst, const void *src, size_t bytes, cudaplugin_stream s, char *errbuf, size_t errlen);
   /* A tiny self-test kernel: y[i] = a*x[i] + y[i] on the device, checked by the caller. */
   int (*selftest_saxpy)(int n, float a, const float *x_host, float *y_host, char *errbuf, size_t errlen);
+
+  /* ---- kernels (issue 3; appended: the members above are unchanged) ---------
+   * Every entry point enqueues on stream s and returns without waiting; 0, or
+   * ERR_INVALID (bad shape/variant), ERR_UNSUPPORTED (this variant does not
+   * handle this shape), ERR_DRIVER (launch failed), with errbuf filled.
+   * Pointers are device pointers; dtype is a CUDAPLUGIN_F32/BF16 value;
+   * bf16 data is passed as raw 16-bit words. variant numbers are the ones in
+   * each .cu file's header (0 = the naive baseline). */
+  /* dst[0..n) = lo + (hi-lo)*u, u uniform in [0,1) from a counter hash of (seed, i). */
+  int (*fill_uniform)(void *dst, size_t n, int dtype, uint64_t seed, float lo, float hi,
+                      cudaplugin_stream s, char *errbuf, size_t errlen);
+  /* cudaMemsetAsync: poisons outputs (0xff: NaN in fp32 and bf16) and flushes L2. */
+  int (*mem_set)(void *dst, int byte, size_t bytes, cudaplugin_stream s, char *errbuf, size_t errlen);
+  /* Ceilings: copy (bytes read + bytes written; variant 0 grid-stride kernel,
+     1 one-pass kernel, 2 cudaMemcpyAsync) and read-only (variant 0 grid-stride,
+     writing one float per block to sink, which must hold 4096 floats; 1 one-pass). */
+  int (*ceiling_copy)(int variant, const void *src, void *dst, size_t bytes, cudaplugin_stream s,
+                      char *errbuf, size_t errlen);
+  int (*ceiling_read)(int variant, const void *src, size_t bytes, float *sink, cudaplugin_stream s,
+                      char *errbuf, size_t errlen);
+  /* Scratch bytes reduce_sum_f32 needs for n elements with this variant. */
+  int (*reduce_workspace)(int variant, size_t n, size_t *bytes, char *errbuf, size_t errlen);
+  /* *out = sum of x[0..n) (fp32); ws: reduce_workspace bytes, zeroed once before the first call. */
+  int (*reduce_sum_f32)(int variant, const float *x, size_t n, float *out, void *ws, size_t ws_bytes,
+                        cudaplugin_stream s, char *errbuf, size_t errlen);
+  /* out[c][r] = in[r][c]; in is rows x cols, row-major. */
+  int (*transpose_f32)(int variant, const float *in, float *out, int rows, int cols,
+                       cudaplugin_stream s, char *errbuf, size_t errlen);
+  /* Row-wise softmax of a rows x cols matrix; ws: 2*rows floats (the naive variant's max and sum). */
+  int (*softmax_rows)(int variant, int dtype, const void *in, void *out, int rows, int cols, float *ws,
+                      cudaplugin_stream s, char *errbuf, size_t errlen);
+  /* y = (x - mean)/sqrt(var + eps) * w + b per row; bf16 in/out, fp32 math. */
+  int (*layernorm_bf16)(int variant, const void *x, const void *w, const void *b, void *y, int rows,
+                        int cols, float eps, cudaplugin_stream s, char *errbuf, size_t errlen);
+  /* y = x / sqrt(mean(x^2) + eps) * w per row; bf16 in/out, fp32 math. */
+  int (*rmsnorm_bf16)(int variant, const void *x, const void *w, void *y, int rows, int cols, float eps,
+                      cudaplugin_stream s, char *errbuf, size_t errlen);
+  /* The vendor library's reduction (CUB DeviceReduce::Sum); ws from reduce_workspace(-1, ...). */
+  int (*cub_reduce_sum_f32)(const float *x, size_t n, float *out, void *ws, size_t ws_bytes,
+                            cudaplugin_stream s, char *errbuf, size_t errlen);
 };
+
+enum cudaplugin_dtype { CUDAPLUGIN_F32 = 0, CUDAPLUGIN_BF16 = 1 };
 
 /* Result of looking for the plugin. */
 struct cudaplugin {

@@ -21,6 +21,7 @@
 extern "C" {
 #include "base/err.h"
 #include "kernels/cudaplugin.h"
+#include "kernels/kernels_cuda.h"
 }
 #include "version.h"
 
@@ -405,4 +406,16 @@ const struct cudaplugin_api gpuops_cuda_plugin_api = {
     .memcpy_h2d = memcpy_h2d,
     .memcpy_d2h = memcpy_d2h,
     .selftest_saxpy = selftest_saxpy,
+    /* kernels (issue 3): defined in reduce.cu, transpose.cu, softmax.cu, norm.cu, ceiling.cu */
+    .fill_uniform = kc_fill_uniform,
+    .mem_set = kc_mem_set,
+    .ceiling_copy = kc_ceiling_copy,
+    .ceiling_read = kc_ceiling_read,
+    .reduce_workspace = kc_reduce_workspace,
+    .reduce_sum_f32 = kc_reduce_sum_f32,
+    .transpose_f32 = kc_transpose_f32,
+    .softmax_rows = kc_softmax_rows,
+    .layernorm_bf16 = kc_layernorm_bf16,
+    .rmsnorm_bf16 = kc_rmsnorm_bf16,
+    .cub_reduce_sum_f32 = kc_cub_reduce_sum_f32,
 };

@@ -1,0 +1,283 @@
+/*
+ * norm.cu — layernorm (weight and bias) and rmsnorm (weight only) over the
+ * rows of x (rows x cols, row-major); bf16 in and out, fp32 math.
+ *   layernorm: y = (x - mean) / sqrt(var + eps) * w + b   (var: biased, over cols)
+ *   rmsnorm:   y = x / sqrt(mean(x^2) + eps) * w
+ *
+ * Bytes: 2 x rows x cols x 2 (x read once, y written once) + cols x 2 per
+ * parameter vector. 16384 x 4096: 268.4 MB (~63 us at 4.27 TB/s);
+ * 16384 x 8192: 536.9 MB (~126 us). ~8 FLOPs per element: memory-bound.
+ *
+ * Variants (kept; each says what changed and why):
+ *   0 naive  One thread per row, two passes over the row (pass 1: sum and sum
+ *            of squares, pass 2: normalize and write), scalar 2-byte loads:
+ *            uncoalesced (a warp touches 32 rows) and x read twice. Fixed by
+ *            the issue.
+ *   1 block  One block per row, the row held in registers as 16-byte chunks
+ *            (8 bf16, PER per thread), so x is read once; mean, then the
+ *            variance from the registers (exact two-pass in registers, no
+ *            E[x^2]-E[x]^2 cancellation); w and b read as 16-byte chunks.
+ *            256 threads: PER = cols / 2048.
+ *   2 stream As 1 with 128 threads (PER doubled: twice the bytes in flight per
+ *            thread, half the threads per barrier) and cache hints: x loaded
+ *            with ld.global.cs (read once: evict first), y stored with
+ *            st.global.cs, so w and b stay cached.
+ *   3 warp   One warp per row, 8 rows per block of 256 threads, the row in
+ *            registers (up to 16 chunks a lane: cols <= 4096), reductions by
+ *            warp shuffles alone (no barriers, no shared memory), x loaded and
+ *            y stored with the streaming hints of 2. First run (2026-11-29,
+ *            H200): at 16384 x 4096 variants 1 and 2 reached ~3.6 TB/s, ~85 %
+ *            of PyTorch's copy; the block barriers stall whole rows.
+ *            Outcome (runs 2-4): slower, 60 % (layernorm) and 52 % (rmsnorm):
+ *            16 chunks a lane take 186 / 159 registers, so one block (8 rows)
+ *            per SM. Kept as a measured negative result.
+ * Variants 1, 2 and 3 need cols a multiple of 8 and at most 16 chunks per thread
+ * (else ERR_UNSUPPORTED).
+ *
+ * Sections: naive; register-cached; one warp per row; entry points.
+ */
+#include "kernels/kcommon.cuh"
+#include "kernels/kernels_cuda.h"
+
+/* ---- naive -------------------------------------------------------------- */
+
+template <bool LN>
+__global__ void norm_naive(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __nv_bfloat16 *b,
+                           __nv_bfloat16 *y, int rows, int cols, float eps) {
+  int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= rows) return;
+  const __nv_bfloat16 *row = x + (size_t)r * cols;
+  __nv_bfloat16 *out = y + (size_t)r * cols;
+  float s = 0.0f, ss = 0.0f;
+  for (int c = 0; c < cols; c++) {
+    float v = __bfloat162float(row[c]);
+    s += v;
+    ss += v * v;
+  }
+  float mean = LN ? s / cols : 0.0f;
+  float var = ss / cols - mean * mean;
+  float rstd = rsqrtf(fmaxf(var, 0.0f) + eps);
+  for (int c = 0; c < cols; c++) {
+    float v = (__bfloat162float(row[c]) - mean) * rstd * __bfloat162float(w[c]);
+    if (LN) v += __bfloat162float(b[c]);
+    out[c] = __float2bfloat16_rn(v);
+  }
+}
+
+/* ---- register-cached ---------------------------------------------------- */
+
+template <bool HINT>
+__device__ __forceinline__ uint4 ld_x(const uint4 *p) {
+  if (HINT) return __ldcs(p);
+  return *p;
+}
+template <bool HINT>
+__device__ __forceinline__ void st_y(uint4 *p, uint4 v) {
+  if (HINT)
+    __stcs(p, v);
+  else
+    *p = v;
+}
+
+template <bool LN, int PER, bool HINT>
+__global__ void __launch_bounds__(256)
+    norm_regs(const __nv_bfloat16 *__restrict__ x, const __nv_bfloat16 *__restrict__ w,
+              const __nv_bfloat16 *__restrict__ b, __nv_bfloat16 *__restrict__ y, int cols,
+              float eps) {
+  __shared__ float scratch[32];
+  const uint4 *row = reinterpret_cast<const uint4 *>(x + (size_t)blockIdx.x * cols);
+  uint4 *out = reinterpret_cast<uint4 *>(y + (size_t)blockIdx.x * cols);
+  const uint4 *w4 = reinterpret_cast<const uint4 *>(w), *b4 = reinterpret_cast<const uint4 *>(b);
+  int chunks = cols / 8;
+  uint4 raw[PER];
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int i = threadIdx.x + p * blockDim.x;
+    raw[p] = i < chunks ? ld_x<HINT>(row + i) : make_uint4(0, 0, 0, 0); /* bf16 zeros */
+  }
+  float mean = 0.0f;
+  if (LN) {
+    float s = 0.0f;
+#pragma unroll
+    for (int p = 0; p < PER; p++) {
+      float f[8];
+      bf16x8_to_f32(raw[p], f);
+#pragma unroll
+      for (int k = 0; k < 8; k++) s += f[k];
+    }
+    mean = block_sum(s, scratch) / cols;
+  }
+  float ss = 0.0f;
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int i = threadIdx.x + p * blockDim.x;
+    float f[8];
+    bf16x8_to_f32(raw[p], f);
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+      float d = i < chunks ? f[k] - mean : 0.0f;
+      ss += d * d;
+    }
+  }
+  float rstd = rsqrtf(block_sum(ss, scratch) / cols + eps);
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int i = threadIdx.x + p * blockDim.x;
+    if (i >= chunks) continue;
+    float f[8], wf[8], bf[8];
+    bf16x8_to_f32(raw[p], f);
+    bf16x8_to_f32(w4[i], wf);
+    if (LN) bf16x8_to_f32(b4[i], bf);
+#pragma unroll
+    for (int k = 0; k < 8; k++) f[k] = (f[k] - mean) * rstd * wf[k] + (LN ? bf[k] : 0.0f);
+    st_y<HINT>(out + i, f32_to_bf16x8(f));
+  }
+}
+
+/* PER from {1, 2, 4, 8, 16}: the smallest with chunks / PER <= threads. */
+template <bool LN, bool HINT>
+static int run_regs(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __nv_bfloat16 *b,
+                    __nv_bfloat16 *y, int rows, int cols, float eps, int threads, cudaStream_t st,
+                    char *errbuf, size_t errlen) {
+  if (cols % 8) return KUNSUP(errbuf, errlen, "norm: cols must be a multiple of 8 (got %d)", cols);
+  int chunks = cols / 8, per = 1;
+  while (per < 16 && (chunks + per - 1) / per > threads) per *= 2;
+  if ((chunks + per - 1) / per > threads)
+    return KUNSUP(errbuf, errlen, "norm: a row of %d does not fit in %d threads x 16 chunks", cols,
+                  threads);
+  int bt = ((chunks + per - 1) / per + 31) / 32 * 32;
+  switch (per) {
+    case 1: norm_regs<LN, 1, HINT><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps); break;
+    case 2: norm_regs<LN, 2, HINT><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps); break;
+    case 4: norm_regs<LN, 4, HINT><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps); break;
+    case 8: norm_regs<LN, 8, HINT><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps); break;
+    default: norm_regs<LN, 16, HINT><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps); break;
+  }
+  return 0;
+}
+
+/* ---- one warp per row ------------------------------------------------------ */
+
+/* 8 rows per block of 256 threads, the row in registers (PER chunks per lane),
+   warp shuffles only: no barrier, no shared memory. */
+template <bool LN, int PER>
+__global__ void __launch_bounds__(256)
+    norm_warp(const __nv_bfloat16 *__restrict__ x, const __nv_bfloat16 *__restrict__ w,
+              const __nv_bfloat16 *__restrict__ b, __nv_bfloat16 *__restrict__ y, int rows,
+              int cols, float eps) {
+  int r = blockIdx.x * 8 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+  if (r >= rows) return;
+  const uint4 *row = reinterpret_cast<const uint4 *>(x + (size_t)r * cols);
+  uint4 *out = reinterpret_cast<uint4 *>(y + (size_t)r * cols);
+  const uint4 *w4 = reinterpret_cast<const uint4 *>(w), *b4 = reinterpret_cast<const uint4 *>(b);
+  int chunks = cols / 8;
+  uint4 raw[PER];
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int i = lane + 32 * p;
+    raw[p] = i < chunks ? __ldcs(row + i) : make_uint4(0, 0, 0, 0);
+  }
+  float mean = 0.0f;
+  if (LN) {
+    float s = 0.0f;
+#pragma unroll
+    for (int p = 0; p < PER; p++) {
+      float f[8];
+      bf16x8_to_f32(raw[p], f);
+#pragma unroll
+      for (int k = 0; k < 8; k++) s += f[k];
+    }
+    mean = warp_sum(s) / cols;
+  }
+  float ss = 0.0f;
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    float f[8];
+    bf16x8_to_f32(raw[p], f);
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+      float d = lane + 32 * p < chunks ? f[k] - mean : 0.0f;
+      ss += d * d;
+    }
+  }
+  float rstd = rsqrtf(warp_sum(ss) / cols + eps);
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int i = lane + 32 * p;
+    if (i >= chunks) continue;
+    float f[8], wf[8], bf[8];
+    bf16x8_to_f32(raw[p], f);
+    bf16x8_to_f32(w4[i], wf);
+    if (LN) bf16x8_to_f32(b4[i], bf);
+#pragma unroll
+    for (int k = 0; k < 8; k++) f[k] = (f[k] - mean) * rstd * wf[k] + (LN ? bf[k] : 0.0f);
+    __stcs(out + i, f32_to_bf16x8(f));
+  }
+}
+
+template <bool LN>
+static int run_warp(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __nv_bfloat16 *b,
+                    __nv_bfloat16 *y, int rows, int cols, float eps, cudaStream_t st, char *errbuf,
+                    size_t errlen) {
+  if (cols % 8)
+    return KUNSUP(errbuf, errlen, "norm warp: cols must be a multiple of 8 (got %d)", cols);
+  int chunks = cols / 8, g = (rows + 7) / 8;
+  if (chunks <= 32)
+    norm_warp<LN, 1><<<g, 256, 0, st>>>(x, w, b, y, rows, cols, eps);
+  else if (chunks <= 64)
+    norm_warp<LN, 2><<<g, 256, 0, st>>>(x, w, b, y, rows, cols, eps);
+  else if (chunks <= 128)
+    norm_warp<LN, 4><<<g, 256, 0, st>>>(x, w, b, y, rows, cols, eps);
+  else if (chunks <= 256)
+    norm_warp<LN, 8><<<g, 256, 0, st>>>(x, w, b, y, rows, cols, eps);
+  else if (chunks <= 512)
+    norm_warp<LN, 16><<<g, 256, 0, st>>>(x, w, b, y, rows, cols, eps);
+  else
+    return KUNSUP(errbuf, errlen, "norm warp: a row of %d is over 4096 (16 chunks a lane)", cols);
+  return 0;
+}
+
+/* ---- entry points ------------------------------------------------------- */
+
+template <bool LN>
+static int norm_dispatch(int variant, const void *x, const void *w, const void *b, void *y,
+                         int rows, int cols, float eps, cudaplugin_stream s, char *errbuf,
+                         size_t errlen) {
+  const char *name = LN ? "layernorm" : "rmsnorm";
+  if (!x || !w || !y || (LN && !b) || rows <= 0 || cols <= 0)
+    return KBAD(errbuf, errlen, "%s: NULL pointer or empty shape", name);
+  const __nv_bfloat16 *xb = (const __nv_bfloat16 *)x, *wb = (const __nv_bfloat16 *)w,
+                      *bb = (const __nv_bfloat16 *)b;
+  __nv_bfloat16 *yb = (__nv_bfloat16 *)y;
+  cudaStream_t st = kstream(s);
+  int rc = 0;
+  switch (variant) {
+    case 0:
+      norm_naive<LN><<<(rows + 127) / 128, 128, 0, st>>>(xb, wb, bb, yb, rows, cols, eps);
+      break;
+    case 1:
+      rc = run_regs<LN, false>(xb, wb, bb, yb, rows, cols, eps, 256, st, errbuf, errlen);
+      break;
+    case 2:
+      rc = run_regs<LN, true>(xb, wb, bb, yb, rows, cols, eps, 128, st, errbuf, errlen);
+      break;
+    case 3: rc = run_warp<LN>(xb, wb, bb, yb, rows, cols, eps, st, errbuf, errlen); break;
+    default:
+      return KBAD(errbuf, errlen, "%s: no variant %d (0 naive, 1 block, 2 stream, 3 warp)", name,
+                  variant);
+  }
+  if (rc) return rc;
+  return klaunch_check(name, errbuf, errlen);
+}
+
+extern "C" int kc_layernorm_bf16(int variant, const void *x, const void *w, const void *b, void *y,
+                                 int rows, int cols, float eps, cudaplugin_stream s, char *errbuf,
+                                 size_t errlen) {
+  return norm_dispatch<true>(variant, x, w, b, y, rows, cols, eps, s, errbuf, errlen);
+}
+
+extern "C" int kc_rmsnorm_bf16(int variant, const void *x, const void *w, void *y, int rows,
+                               int cols, float eps, cudaplugin_stream s, char *errbuf,
+                               size_t errlen) {
+  return norm_dispatch<false>(variant, x, w, NULL, y, rows, cols, eps, s, errbuf, errlen);
+}

@@ -1,0 +1,541 @@
+/*
+ * softmax.cu — row-wise softmax, y[r][c] = exp(x[r][c] - max_r) / sum_r, for
+ * fp32 and bf16 (bf16 in and out, fp32 math), x rows x cols row-major.
+ *
+ * Bytes: 2 x rows x cols x sizeof(T) (read once, write once); FLOPs ~5 per
+ * element, far below the roof's balance point: memory-bound.
+ *   fp32 8192 x 8192: 536.9 MB (~126 us at 4.27 TB/s); 4096 x 50304: 1648 MB (~386 us)
+ *   bf16 8192 x 8192: 268.4 MB (~63 us);              4096 x 50304:  824 MB (~193 us)
+ *
+ * Variants (kept; each says what changed and why):
+ *   0 naive   Three kernels (row max, sum of exp, normalize), one thread per
+ *             row: each thread walks its own row, so a warp's 32 loads fall
+ *             in 32 different rows (uncoalesced), and x is read three times.
+ *             Fixed by the issue.
+ *   1 block   One block per row, 16-byte loads. Pass 1 is the online softmax
+ *             (running max and a sum rescaled when the max grows), so max and
+ *             sum come from one read; pass 2 reads the row again (from L2: a
+ *             row is at most 201 KB and ~2 rows per SM are live) and writes.
+ *             DRAM traffic: one read and one write.
+ *   2 regs    One block per row with the row held in registers as packed
+ *             16-byte chunks (PER per thread: 4 or 8; bf16 stays packed, so 8
+ *             chunks are 32 registers), so the row is read once from anywhere;
+ *             exact two-step max then sum (exp is computed twice rather than
+ *             kept: keeping fp32 exps spilled). ERR_UNSUPPORTED when the row
+ *             does not fit: fp32 over 8 x 1024 chunks (32768 columns), bf16
+ *             over 8 x 512 chunks (32768 columns), so not at 4096 x 50304.
+ *   3 unroll  As 1 with four 16-byte loads issued before the first use in
+ *             both passes (one online rescale per four chunks), for the long
+ *             rows 2 cannot hold. First run (2026-11-29, H200): 1 reached only
+ *             69 % (fp32) and 78 % (bf16) of the copy ceiling at 4096 x 50304,
+ *             one load in flight per thread behind a dependent exp chain.
+ *             Second run: no better (66.5 %, 67.8 %): latency was not it.
+ *   4 smem    One block per row, the row cached in shared memory as it is
+ *             read (four 16-byte loads in flight), so DRAM sees one read and
+ *             one write even for rows L2 cannot keep: at 4096 x 50304, 264
+ *             live rows of 201 KB (fp32) are ~53 MB, about the whole L2, and
+ *             the writes stream through it too, so pass 2 of 1 and 3 went back
+ *             to DRAM (66 % ~ 2/3: three transfers instead of two). Up to 227 KB
+ *             a row (fp32 <= 58112 columns); ERR_UNSUPPORTED above.
+ *             Third run: fp32 77.7 % (up from 66.6), bf16 64.5 % (down): one
+ *             fp32 row fills an SM's shared memory, so nothing overlaps the
+ *             row's reduction and write phases.
+ *   5 cluster As 4 with the row split over a thread-block cluster of 1, 2, 4
+ *             or 8 CTAs (sm_90), each caching its part (<= 64 KB) and
+ *             exchanging its (max, sum) through distributed shared memory:
+ *             fp32 x 50304 is 4 CTAs of ~50 KB, so four CTAs (rows' parts)
+ *             share an SM and one's load overlaps another's write.
+ *             Fourth run: fp32 79.6 %, bf16 74.3 % at 4096 x 50304 (best of
+ *             all); slower on 8192-column rows (one CTA a row, 256 threads).
+ *             Its stores compile to four 4-byte STG per chunk (the row offset
+ *             is folded into an integer before the vector cast): to fix next,
+ *             by indexing the output as raw * from the row base.
+ * Columns not a multiple of the 16-byte vector fall back to scalar loads (1)
+ * or are unsupported (2).
+ *
+ * Sections: vector traits; naive; block; regs; smem; cluster; entry point.
+ */
+#include <cooperative_groups.h>
+
+#include "kernels/kcommon.cuh"
+#include "kernels/kernels_cuda.h"
+
+namespace cg = cooperative_groups;
+
+/* ---- vector traits: one 16-byte chunk as N floats ------------------------ */
+
+template <typename T>
+struct vec;
+template <>
+struct vec<float> {
+  static constexpr int N = 4;
+  typedef float4 raw;
+  __device__ static raw ld(const float *p) { return *reinterpret_cast<const float4 *>(p); }
+  __device__ static void unpack(raw v, float f[4]) {
+    f[0] = v.x, f[1] = v.y, f[2] = v.z, f[3] = v.w;
+  }
+  __device__ static void load(const float *p, float f[4]) {
+    float4 v = *reinterpret_cast<const float4 *>(p);
+    f[0] = v.x, f[1] = v.y, f[2] = v.z, f[3] = v.w;
+  }
+  __device__ static void store(float *p, const float f[4]) {
+    *reinterpret_cast<float4 *>(p) = make_float4(f[0], f[1], f[2], f[3]);
+  }
+  __device__ static float get(const float *p) { return *p; }
+  __device__ static void put(float *p, float f) { *p = f; }
+};
+template <>
+struct vec<__nv_bfloat16> {
+  static constexpr int N = 8;
+  typedef uint4 raw;
+  __device__ static raw ld(const __nv_bfloat16 *p) { return *reinterpret_cast<const uint4 *>(p); }
+  __device__ static void unpack(raw v, float f[8]) { bf16x8_to_f32(v, f); }
+  __device__ static void load(const __nv_bfloat16 *p, float f[8]) {
+    bf16x8_to_f32(*reinterpret_cast<const uint4 *>(p), f);
+  }
+  __device__ static void store(__nv_bfloat16 *p, const float f[8]) {
+    *reinterpret_cast<uint4 *>(p) = f32_to_bf16x8(f);
+  }
+  __device__ static float get(const __nv_bfloat16 *p) { return __bfloat162float(*p); }
+  __device__ static void put(__nv_bfloat16 *p, float f) { *p = __float2bfloat16_rn(f); }
+};
+
+/* ---- naive: three kernels, one thread per row --------------------------- */
+
+template <typename T>
+__global__ void sm_naive_max(const T *x, int rows, int cols, float *mx) {
+  int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= rows) return;
+  const T *row = x + (size_t)r * cols;
+  float m = -INFINITY;
+  for (int c = 0; c < cols; c++) m = fmaxf(m, vec<T>::get(row + c));
+  mx[r] = m;
+}
+template <typename T>
+__global__ void sm_naive_sum(const T *x, int rows, int cols, const float *mx, float *sum) {
+  int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= rows) return;
+  const T *row = x + (size_t)r * cols;
+  float s = 0.0f;
+  for (int c = 0; c < cols; c++) s += expf(vec<T>::get(row + c) - mx[r]);
+  sum[r] = s;
+}
+template <typename T>
+__global__ void sm_naive_norm(const T *x, T *y, int rows, int cols, const float *mx,
+                              const float *sum) {
+  int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= rows) return;
+  const T *row = x + (size_t)r * cols;
+  T *out = y + (size_t)r * cols;
+  for (int c = 0; c < cols; c++) vec<T>::put(out + c, expf(vec<T>::get(row + c) - mx[r]) / sum[r]);
+}
+
+template <typename T>
+static void run_naive(const T *x, T *y, int rows, int cols, float *ws, cudaStream_t st) {
+  int g = (rows + 127) / 128;
+  sm_naive_max<T><<<g, 128, 0, st>>>(x, rows, cols, ws);
+  sm_naive_sum<T><<<g, 128, 0, st>>>(x, rows, cols, ws, ws + rows);
+  sm_naive_norm<T><<<g, 128, 0, st>>>(x, y, rows, cols, ws, ws + rows);
+}
+
+/* ---- block: online pass + write pass ------------------------------------ */
+
+template <typename T, bool VEC, int U>
+__global__ void __launch_bounds__(1024)
+    sm_block(const T *__restrict__ x, T *__restrict__ y, int cols) {
+  __shared__ float scratch[32];
+  constexpr int N = VEC ? vec<T>::N : 1;
+  const T *row = x + (size_t)blockIdx.x * cols;
+  T *out = y + (size_t)blockIdx.x * cols;
+  int chunks = cols / N, step = blockDim.x * U;
+  float m = -INFINITY, s = 0.0f;
+  for (int i0 = threadIdx.x; i0 < chunks; i0 += step) {
+    float f[U][N];
+#pragma unroll
+    for (int u = 0; u < U; u++) { /* U independent loads before the first use */
+      int i = i0 + u * blockDim.x;
+      if (i < chunks) {
+        if (VEC)
+          vec<T>::load(row + (size_t)i * N, f[u]);
+        else
+          f[u][0] = vec<T>::get(row + i);
+      } else {
+#pragma unroll
+        for (int k = 0; k < N; k++) f[u][k] = -INFINITY;
+      }
+    }
+    float cm = m;
+#pragma unroll
+    for (int u = 0; u < U; u++)
+#pragma unroll
+      for (int k = 0; k < N; k++) cm = fmaxf(cm, f[u][k]);
+    if (cm > m) {
+      s *= __expf(m - cm);
+      m = cm;
+    }
+#pragma unroll
+    for (int u = 0; u < U; u++)
+#pragma unroll
+      for (int k = 0; k < N; k++) s += __expf(f[u][k] - m); /* -inf pads add 0 */
+  }
+  float M = block_max(m, scratch);
+  float S = block_sum(m == -INFINITY ? 0.0f : s * __expf(m - M), scratch);
+  float inv = 1.0f / S;
+  for (int i0 = threadIdx.x; i0 < chunks; i0 += step) {
+    float f[U][N];
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      int i = i0 + u * blockDim.x;
+      if (i < chunks) {
+        if (VEC)
+          vec<T>::load(row + (size_t)i * N, f[u]);
+        else
+          f[u][0] = vec<T>::get(row + i);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      int i = i0 + u * blockDim.x;
+      if (i >= chunks) continue;
+#pragma unroll
+      for (int k = 0; k < N; k++) f[u][k] = __expf(f[u][k] - M) * inv;
+      if (VEC)
+        vec<T>::store(out + (size_t)i * N, f[u]);
+      else
+        vec<T>::put(out + i, f[u][0]);
+    }
+  }
+}
+
+template <typename T, int U>
+static void run_block(const T *x, T *y, int rows, int cols, cudaStream_t st) {
+  constexpr int N = vec<T>::N;
+  bool v = cols % N == 0;
+  int chunks = v ? cols / N : cols;
+  int b = chunks >= 4096 ? 1024 : chunks >= 1024 ? 256 : 128;
+  if (v)
+    sm_block<T, true, U><<<rows, b, 0, st>>>(x, y, cols);
+  else
+    sm_block<T, false, U><<<rows, b, 0, st>>>(x, y, cols);
+}
+
+/* ---- regs: the row in registers, read once ------------------------------ */
+
+template <typename T, int PER, int MAXB>
+__global__ void __launch_bounds__(MAXB, 1)
+    sm_regs(const T *__restrict__ x, T *__restrict__ y, int cols) {
+  __shared__ float scratch[32];
+  constexpr int N = vec<T>::N;
+  const T *row = x + (size_t)blockIdx.x * cols;
+  T *out = y + (size_t)blockIdx.x * cols;
+  int chunks = cols / N;
+  typename vec<T>::raw r[PER]; /* packed: PER x 4 registers whatever T is */
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int i = threadIdx.x + p * blockDim.x;
+    if (i < chunks) r[p] = vec<T>::ld(row + (size_t)i * N);
+  }
+  float m = -INFINITY;
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    if (threadIdx.x + p * blockDim.x >= chunks) continue;
+    float f[N];
+    vec<T>::unpack(r[p], f);
+#pragma unroll
+    for (int k = 0; k < N; k++) m = fmaxf(m, f[k]);
+  }
+  float M = block_max(m, scratch);
+  float s = 0.0f;
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    if (threadIdx.x + p * blockDim.x >= chunks) continue;
+    float f[N];
+    vec<T>::unpack(r[p], f);
+#pragma unroll
+    for (int k = 0; k < N; k++) s += __expf(f[k] - M);
+  }
+  float inv = 1.0f / block_sum(s, scratch);
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int i = threadIdx.x + p * blockDim.x;
+    if (i >= chunks) continue;
+    float f[N];
+    vec<T>::unpack(r[p], f);
+#pragma unroll
+    for (int k = 0; k < N; k++) f[k] = __expf(f[k] - M) * inv;
+    vec<T>::store(out + (size_t)i * N, f);
+  }
+}
+
+/* Block size for PER chunks per thread: chunks / PER rounded up to whole warps. */
+static int regs_block(int chunks, int per) { return ((chunks + per - 1) / per + 31) / 32 * 32; }
+
+/* Picks PER and the block size; ERR_UNSUPPORTED when the row does not fit. Only
+   spill-free instantiations exist (if constexpr): fp32 PER 8 at 1024 threads
+   uses 56 registers; bf16 needs 87 there. A bf16 PER 16 x 416 path for
+   4096 x 50304 ran at 50 % of the copy ceiling on the first run (128 registers,
+   16 bytes spilled, one block per SM) and was removed: 3 serves long rows. */
+template <typename T>
+static int run_regs(const T *x, T *y, int rows, int cols, cudaStream_t st, char *errbuf,
+                    size_t errlen) {
+  constexpr int N = vec<T>::N;
+  if (cols % N) return KUNSUP(errbuf, errlen, "softmax regs: cols must be a multiple of %d", N);
+  int chunks = cols / N;
+  if (regs_block(chunks, 4) <= 1024) {
+    sm_regs<T, 4, 1024><<<rows, regs_block(chunks, 4), 0, st>>>(x, y, cols);
+    return 0;
+  }
+  if (regs_block(chunks, 8) <= 512) {
+    sm_regs<T, 8, 512><<<rows, regs_block(chunks, 8), 0, st>>>(x, y, cols);
+    return 0;
+  }
+  if constexpr (N == 4) {
+    if (regs_block(chunks, 8) <= 1024) {
+      sm_regs<T, 8, 1024><<<rows, regs_block(chunks, 8), 0, st>>>(x, y, cols);
+      return 0;
+    }
+  }
+  return KUNSUP(errbuf, errlen,
+                "softmax regs: a row of %d x %d-byte elements does not fit in registers", cols,
+                (int)sizeof(T));
+}
+
+/* ---- smem: the row cached in shared memory, read once from DRAM ----------- */
+
+template <typename T, int U>
+__global__ void __launch_bounds__(1024)
+    sm_smem(const T *__restrict__ x, T *__restrict__ y, int cols) {
+  extern __shared__ uint4 cache_raw[]; /* cols x sizeof(T) bytes */
+  __shared__ float scratch[32];
+  typedef typename vec<T>::raw raw;
+  constexpr int N = vec<T>::N;
+  raw *cache = reinterpret_cast<raw *>(cache_raw);
+  const T *row = x + (size_t)blockIdx.x * cols;
+  T *out = y + (size_t)blockIdx.x * cols;
+  int chunks = cols / N, step = blockDim.x * U;
+  float m = -INFINITY, s = 0.0f;
+  for (int i0 = threadIdx.x; i0 < chunks; i0 += step) {
+    raw r[U];
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      int i = i0 + u * blockDim.x;
+      if (i < chunks) r[u] = vec<T>::ld(row + (size_t)i * N);
+    }
+    float f[U][N];
+    float cm = m;
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      int i = i0 + u * blockDim.x;
+      if (i < chunks) {
+        cache[i] = r[u];
+        vec<T>::unpack(r[u], f[u]);
+      } else {
+#pragma unroll
+        for (int k = 0; k < N; k++) f[u][k] = -INFINITY;
+      }
+#pragma unroll
+      for (int k = 0; k < N; k++) cm = fmaxf(cm, f[u][k]);
+    }
+    if (cm > m) {
+      s *= __expf(m - cm);
+      m = cm;
+    }
+#pragma unroll
+    for (int u = 0; u < U; u++)
+#pragma unroll
+      for (int k = 0; k < N; k++) s += __expf(f[u][k] - m);
+  }
+  float M = block_max(m, scratch); /* its barriers also publish the cache */
+  float inv = 1.0f / block_sum(m == -INFINITY ? 0.0f : s * __expf(m - M), scratch);
+  for (int i = threadIdx.x; i < chunks; i += blockDim.x) {
+    float f[N];
+    vec<T>::unpack(cache[i], f);
+#pragma unroll
+    for (int k = 0; k < N; k++) f[k] = __expf(f[k] - M) * inv;
+    vec<T>::store(out + (size_t)i * N, f);
+  }
+}
+
+template <typename T>
+static int run_smem(const T *x, T *y, int rows, int cols, cudaStream_t st, char *errbuf,
+                    size_t errlen) {
+  constexpr int N = vec<T>::N;
+  if (cols % N) return KUNSUP(errbuf, errlen, "softmax smem: cols must be a multiple of %d", N);
+  size_t bytes = (size_t)cols * sizeof(T);
+  static size_t raised; /* the dynamic shared memory limit set so far (host call, once per size) */
+  if (bytes > 48 * 1024 && bytes > raised) {
+    cudaError_t e = cudaFuncSetAttribute(sm_smem<T, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         (int)bytes);
+    if (e != cudaSuccess) {
+      (void)cudaGetLastError();
+      return KUNSUP(errbuf, errlen,
+                    "softmax smem: a row of %zu bytes does not fit in shared memory (%s)", bytes,
+                    cudaGetErrorString(e));
+    }
+    raised = bytes;
+  }
+  int chunks = cols / N, b = chunks >= 4096 ? 1024 : chunks >= 1024 ? 256 : 128;
+  sm_smem<T, 4><<<rows, b, bytes, st>>>(x, y, cols);
+  return 0;
+}
+
+/* ---- cluster: a row split over a thread-block cluster ---------------------- */
+
+/* CTA `rank` of a cluster of CL caches its 1/CL of the row in shared memory;
+   the partial (max, sum) pairs are exchanged through distributed shared
+   memory (sm_90 clusters), so each CTA holds ~50 KB and several rows are live
+   per SM. */
+template <typename T, int U>
+__global__ void __launch_bounds__(256)
+    sm_cluster(const T *__restrict__ x, T *__restrict__ y, int cols) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+  __trap(); /* clusters need sm_90: the compute_80 PTX never launches this */
+#else
+  extern __shared__ uint4 cache_raw[];
+  __shared__ float scratch[32];
+  __shared__ float part[2]; /* this CTA's (max, sum), read by the others */
+  typedef typename vec<T>::raw raw;
+  constexpr int N = vec<T>::N;
+  cg::cluster_group cluster = cg::this_cluster();
+  int cl = (int)cluster.num_blocks(), rank = (int)cluster.block_rank();
+  raw *cache = reinterpret_cast<raw *>(cache_raw);
+  int chunks = cols / N, per = (chunks + cl - 1) / cl, c0 = rank * per;
+  int n = chunks - c0 < per ? chunks - c0 : per;
+  if (n < 0) n = 0;
+  size_t base = (size_t)(blockIdx.x / cl) * cols + (size_t)c0 * N;
+  const T *row = x + base;
+  T *out = y + base;
+  float m = -INFINITY, s = 0.0f;
+  for (int i0 = threadIdx.x; i0 < n; i0 += blockDim.x * U) {
+    raw r[U];
+#pragma unroll
+    for (int u = 0; u < U; u++)
+      if (i0 + u * (int)blockDim.x < n) r[u] = vec<T>::ld(row + (size_t)(i0 + u * blockDim.x) * N);
+    float f[U][N];
+    float cm = m;
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      int i = i0 + u * blockDim.x;
+      if (i < n) {
+        cache[i] = r[u];
+        vec<T>::unpack(r[u], f[u]);
+      } else {
+#pragma unroll
+        for (int k = 0; k < N; k++) f[u][k] = -INFINITY;
+      }
+#pragma unroll
+      for (int k = 0; k < N; k++) cm = fmaxf(cm, f[u][k]);
+    }
+    if (cm > m) {
+      s *= __expf(m - cm);
+      m = cm;
+    }
+#pragma unroll
+    for (int u = 0; u < U; u++)
+#pragma unroll
+      for (int k = 0; k < N; k++) s += __expf(f[u][k] - m);
+  }
+  float lm = block_max(m, scratch);
+  float ls = block_sum(m == -INFINITY ? 0.0f : s * __expf(m - lm), scratch);
+  if (threadIdx.x == 0) part[0] = lm, part[1] = ls;
+  cluster.sync(); /* every CTA's part is written */
+  float M = -INFINITY, S = 0.0f;
+  for (int r = 0; r < cl; r++) M = fmaxf(M, cluster.map_shared_rank(part, r)[0]);
+  for (int r = 0; r < cl; r++) {
+    const float *p = cluster.map_shared_rank(part, r);
+    if (p[0] != -INFINITY) S += p[1] * __expf(p[0] - M);
+  }
+  cluster.sync(); /* no CTA leaves while another still reads its part */
+  float inv = 1.0f / S;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    float f[N];
+    vec<T>::unpack(cache[i], f);
+#pragma unroll
+    for (int k = 0; k < N; k++) f[k] = __expf(f[k] - M) * inv;
+    vec<T>::store(out + (size_t)i * N, f);
+  }
+#endif
+}
+
+/* Cluster size: the smallest of 1, 2, 4, 8 that keeps a CTA's part <= 64 KB. */
+template <typename T>
+static int run_cluster(const T *x, T *y, int rows, int cols, cudaStream_t st, char *errbuf,
+                       size_t errlen) {
+  constexpr int N = vec<T>::N;
+  if (cols % N) return KUNSUP(errbuf, errlen, "softmax cluster: cols must be a multiple of %d", N);
+  int chunks = cols / N, cl = 1;
+  while (cl < 8 && (size_t)((chunks + cl - 1) / cl) * 16 > 64 * 1024) cl *= 2;
+  size_t bytes = (size_t)((chunks + cl - 1) / cl) * 16;
+  if (bytes > 64 * 1024)
+    return KUNSUP(errbuf, errlen, "softmax cluster: a row of %d is over 8 x 64 KB", cols);
+  static size_t raised;
+  if (bytes > 48 * 1024 && bytes > raised) {
+    cudaError_t e = cudaFuncSetAttribute(sm_cluster<T, 4>,
+                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+    if (e != cudaSuccess) {
+      (void)cudaGetLastError();
+      return KUNSUP(errbuf, errlen, "softmax cluster: %zu bytes of shared memory: %s", bytes,
+                    cudaGetErrorString(e));
+    }
+    raised = bytes;
+  }
+  cudaLaunchConfig_t cfg = {};
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = (unsigned)cl;
+  attr[0].val.clusterDim.y = 1;
+  attr[0].val.clusterDim.z = 1;
+  cfg.gridDim = dim3((unsigned)rows * (unsigned)cl);
+  cfg.blockDim = dim3(256);
+  cfg.dynamicSmemBytes = bytes;
+  cfg.stream = st;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  cudaError_t e = cudaLaunchKernelEx(&cfg, sm_cluster<T, 4>, x, y, cols);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return KUNSUP(errbuf, errlen, "softmax cluster: launch with clusters of %d: %s", cl,
+                  cudaGetErrorString(e));
+  }
+  return 0;
+}
+
+/* ---- entry point -------------------------------------------------------- */
+
+template <typename T>
+static int dispatch(int variant, const void *in, void *out, int rows, int cols, float *ws,
+                    cudaStream_t st, char *errbuf, size_t errlen) {
+  const T *x = (const T *)in;
+  T *y = (T *)out;
+  switch (variant) {
+    case 0:
+      if (!ws) return KBAD(errbuf, errlen, "softmax naive: needs a workspace of 2 x rows floats");
+      run_naive<T>(x, y, rows, cols, ws, st);
+      return 0;
+    case 1: run_block<T, 1>(x, y, rows, cols, st); return 0;
+    case 2: return run_regs<T>(x, y, rows, cols, st, errbuf, errlen);
+    case 3: run_block<T, 4>(x, y, rows, cols, st); return 0;
+    case 4: return run_smem<T>(x, y, rows, cols, st, errbuf, errlen);
+    case 5: return run_cluster<T>(x, y, rows, cols, st, errbuf, errlen);
+    default:
+      return KBAD(errbuf, errlen,
+                  "softmax: no variant %d (0 naive, 1 block, 2 regs, 3 unroll, 4 smem, 5 cluster)",
+                  variant);
+  }
+}
+
+extern "C" int kc_softmax_rows(int variant, int dtype, const void *in, void *out, int rows,
+                               int cols, float *ws, cudaplugin_stream s, char *errbuf,
+                               size_t errlen) {
+  if (!in || !out || rows <= 0 || cols <= 0)
+    return KBAD(errbuf, errlen, "softmax: NULL pointer or empty shape");
+  int rc;
+  if (dtype == CUDAPLUGIN_F32)
+    rc = dispatch<float>(variant, in, out, rows, cols, ws, kstream(s), errbuf, errlen);
+  else if (dtype == CUDAPLUGIN_BF16)
+    rc = dispatch<__nv_bfloat16>(variant, in, out, rows, cols, ws, kstream(s), errbuf, errlen);
+  else
+    return KBAD(errbuf, errlen, "softmax: unknown dtype %d", dtype);
+  if (rc) return rc;
+  return klaunch_check("softmax", errbuf, errlen);
+}
