@@ -256,14 +256,17 @@ static const char *map_state(const char *s) {
   return "up";
 }
 
-/* driver_V / firmware_V in a feature list, or gpuops:driver=V,firmware=F in a comment. */
+/* driver_V / firmware_V (or driver=V) in a feature list, or gpuops:driver=V,firmware=F in a comment. */
 static void versions(struct inv_node *node, const char *features, const char *comment) {
   char buf[1024];
   snprintf(buf, sizeof buf, "%s", features ? features : "");
   char *save = NULL;
   for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-    if (!strncmp(w, "driver_", 7)) snprintf(node->driver_version, INV_VERSION_MAX, "%s", w + 7);
-    if (!strncmp(w, "firmware_", 9)) snprintf(node->firmware_version, INV_VERSION_MAX, "%s", w + 9);
+    /* driver_V or driver=V: the slurm executor reads both forms too */
+    if (!strncmp(w, "driver_", 7) || !strncmp(w, "driver=", 7))
+      snprintf(node->driver_version, INV_VERSION_MAX, "%s", w + 7);
+    if (!strncmp(w, "firmware_", 9) || !strncmp(w, "firmware=", 9))
+      snprintf(node->firmware_version, INV_VERSION_MAX, "%s", w + 9);
   }
   const char *c = comment ? strstr(comment, "gpuops:") : NULL;
   if (!c) return;

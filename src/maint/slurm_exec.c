@@ -68,18 +68,21 @@ static int run_template(const char *tmpl, const char *node, const char *kind, co
 
 /* ---- observation ---- */
 
-/* "driver=550.54.15" in a comma-separated feature list. */
+/* "driver=550.54.15" (or "driver_550.54.15", the form the scontrol importer
+ * also reads) in a comma-separated feature list. */
 static void feature(const char *line, const char *key, char *dst, size_t len) {
   const char *f = strstr(line, " ActiveFeatures=");
   dst[0] = '\0';
   if (!f) return;
   f += strlen(" ActiveFeatures=");
   size_t flen = strcspn(f, " \n");
-  char pat[32];
+  char pat[32], alt[32];
   snprintf(pat, sizeof pat, "%s=", key);
+  snprintf(alt, sizeof alt, "%s_", key);
   for (const char *p = f; p < f + flen;) {
     size_t n = strcspn(p, ", \n");
-    if (!strncmp(p, pat, strlen(pat)) && n > strlen(pat)) {
+    bool hit = !strncmp(p, pat, strlen(pat)) || !strncmp(p, alt, strlen(alt));
+    if (hit && n > strlen(pat)) {
       size_t v = n - strlen(pat);
       if (v >= len) v = len - 1;
       memcpy(dst, p + strlen(pat), v);
@@ -165,7 +168,10 @@ static int slurm_upgrade(struct executor *e, const char *node, enum upgrade_kind
   }
   char reason[128];
   snprintf(reason, sizeof reason, "reason=gpuops: upgrade %s %s", k, version);
-  const char *argv[] = {"scontrol", "reboot", "ASAP", "nextstate=DRAIN", reason, node, NULL};
+  /* Not ASAP and no nextstate: Slurm 22.05 refuses nextstate=DRAIN, and an ASAP reboot resumes
+   * the node when it comes back; a plain reboot of the node (drained by the rollout already)
+   * brings it back still drained, for validation before it is resumed. */
+  const char *argv[] = {"scontrol", "reboot", reason, node, NULL};
   char out[1024];
   int rc = slurmcheck_run(argv, out, sizeof out, CMD_TIMEOUT_MS);
   if (rc > 0) return err_set(ERR_STATE, "scontrol reboot %s: exit %d: %.200s", node, rc, out);

@@ -9,7 +9,7 @@
  *             starts with "gpuops:" (unless force)
  *   upgrade   the command template from slurm_exec_options (argv words with
  *             {node}, {kind}, {version} replaced), else `scontrol reboot
- *             nextstate=... reason=... NODE` (needs RebootProgram=)
+ *             reason=... NODE` (needs RebootProgram=; the node comes back drained)
  *   reset_gpu the reset template, else ERR_UNSUPPORTED
  *   reboot    `scontrol reboot ASAP NODE`
  *   validate  the validate template (default: `scontrol show node` reports no
