@@ -191,8 +191,10 @@ static int slurm_reset_gpu(struct executor *e, const char *node, int gpu) {
 
 static int slurm_reboot(struct executor *e, const char *node) {
   if (e->dry_run) return 0;
-  const char *argv[] = {"scontrol", "reboot", "ASAP", "reason=gpuops: remediate reboot",
-                        node,       NULL};
+  /* Not ASAP: an ASAP reboot puts the node back in service when it returns,
+   * before remediation has validated it; the node is already drained, so a
+   * plain reboot brings it back drained (as slurm_upgrade does). */
+  const char *argv[] = {"scontrol", "reboot", "reason=gpuops: remediate reboot", node, NULL};
   char out[1024];
   int rc = slurmcheck_run(argv, out, sizeof out, CMD_TIMEOUT_MS);
   if (rc > 0) return err_set(ERR_STATE, "scontrol reboot %s: exit %d: %.200s", node, rc, out);
