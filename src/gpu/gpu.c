@@ -46,6 +46,18 @@ const char *gpu_metric_unit(enum gpu_metric m) {
   return (unsigned)m < GPU_METRIC_COUNT ? metric_units[m] : "";
 }
 
+const struct gpu_clock_reason gpu_clock_reasons[GPU_CLOCK_REASON_COUNT] = {
+    {GPU_CLOCK_REASON_GPU_IDLE, "gpu_idle"},
+    {GPU_CLOCK_REASON_APP_CLOCKS, "app_clocks"},
+    {GPU_CLOCK_REASON_SW_POWER_CAP, "sw_power_cap"},
+    {GPU_CLOCK_REASON_HW_SLOWDOWN, "hw_slowdown"},
+    {GPU_CLOCK_REASON_SYNC_BOOST, "sync_boost"},
+    {GPU_CLOCK_REASON_SW_THERMAL, "sw_thermal"},
+    {GPU_CLOCK_REASON_HW_THERMAL, "hw_thermal"},
+    {GPU_CLOCK_REASON_HW_POWER_BRAKE, "hw_power_brake"},
+    {GPU_CLOCK_REASON_DISPLAY_CLOCK, "display_clock"},
+};
+
 const char *gpu_recovery_action_name(int action) {
   switch (action) {
   case GPU_RECOVERY_NONE: return "none";

@@ -93,6 +93,15 @@ enum gpu_metric {
 #define GPU_CLOCK_REASON_HW_POWER_BRAKE 0x80ULL
 #define GPU_CLOCK_REASON_DISPLAY_CLOCK 0x100ULL
 
+/* The reason bits with their short names: the exporter's `reason` label
+ * values, `gpuops top`'s flags and the JSON of `gpuops devices` all use these. */
+struct gpu_clock_reason {
+  uint64_t bit;
+  const char *name; /* "gpu_idle", "sw_power_cap", ... */
+};
+#define GPU_CLOCK_REASON_COUNT 9
+extern const struct gpu_clock_reason gpu_clock_reasons[GPU_CLOCK_REASON_COUNT];
+
 /* Driver's GPU recovery action (NVML field 230). */
 enum gpu_recovery_action {
   GPU_RECOVERY_NONE = 0,

@@ -10,21 +10,11 @@
 #include "base/jsonio.h"
 #include "base/timeutil.h"
 
-static const struct {
-  uint64_t bit;
-  const char *name;
-} reason_names[] = {
-    {GPU_CLOCK_REASON_GPU_IDLE, "gpu_idle"},     {GPU_CLOCK_REASON_APP_CLOCKS, "applications_clocks_setting"},
-    {GPU_CLOCK_REASON_SW_POWER_CAP, "sw_power_cap"}, {GPU_CLOCK_REASON_HW_SLOWDOWN, "hw_slowdown"},
-    {GPU_CLOCK_REASON_SYNC_BOOST, "sync_boost"}, {GPU_CLOCK_REASON_SW_THERMAL, "sw_thermal_slowdown"},
-    {GPU_CLOCK_REASON_HW_THERMAL, "hw_thermal_slowdown"}, {GPU_CLOCK_REASON_HW_POWER_BRAKE, "hw_power_brake_slowdown"},
-    {GPU_CLOCK_REASON_DISPLAY_CLOCK, "display_clock_setting"},
-};
-
 json_t *gpujson_clock_reasons(uint64_t mask) {
   json_t *a = json_array();
-  for (size_t i = 0; i < sizeof reason_names / sizeof reason_names[0]; i++)
-    if (mask & reason_names[i].bit) json_array_append_new(a, json_string(reason_names[i].name));
+  for (int i = 0; i < GPU_CLOCK_REASON_COUNT; i++)
+    if (mask & gpu_clock_reasons[i].bit)
+      json_array_append_new(a, json_string(gpu_clock_reasons[i].name));
   return a;
 }
 
@@ -40,26 +30,31 @@ json_t *gpujson_info(const struct gpu_info *in) {
   json_object_set_new(o, "name", json_string(in->name));
   json_object_set_new(o, "uuid", json_string(in->uuid));
   json_object_set_new(o, "pci_bus_id", json_string(in->pci_bus_id));
-  json_object_set_new(o, "pci_device_id", in->valid & GPU_INFO_PCI_DEVICE_ID ? json_string(hex) : json_null());
+  json_object_set_new(o, "pci_device_id",
+                      in->valid & GPU_INFO_PCI_DEVICE_ID ? json_string(hex) : json_null());
   json_object_set_new(o, "serial", str_or_null(in->serial));
   json_object_set_new(o, "vbios_version", str_or_null(in->vbios_version));
   json_object_set_new(o, "driver_version", str_or_null(in->driver_version));
-  json_object_set_new(o, "cuda_driver_version",
-                      in->valid & GPU_INFO_CUDA_VERSION
-                          ? json_sprintf("%d.%d", in->cuda_version / 1000, (in->cuda_version % 1000) / 10)
-                          : json_null());
+  json_object_set_new(
+      o, "cuda_driver_version",
+      in->valid & GPU_INFO_CUDA_VERSION
+          ? json_sprintf("%d.%d", in->cuda_version / 1000, (in->cuda_version % 1000) / 10)
+          : json_null());
   json_object_set_new(o, "memory_total_mib", json_integer((json_int_t)in->memory_total_mib));
   json_object_set_new(o, "sm_count", jsonio_number(in->valid & GPU_INFO_SM_COUNT, in->sm_count));
-  json_object_set_new(o, "compute_capability",
-                      in->valid & GPU_INFO_CC ? json_sprintf("%d.%d", in->cc_major, in->cc_minor) : json_null());
-  json_object_set_new(o, "max_sm_clock_mhz", jsonio_number(in->valid & GPU_INFO_MAX_SM_CLOCK, in->max_sm_clock_mhz));
+  json_object_set_new(
+      o, "compute_capability",
+      in->valid & GPU_INFO_CC ? json_sprintf("%d.%d", in->cc_major, in->cc_minor) : json_null());
+  json_object_set_new(o, "max_sm_clock_mhz",
+                      jsonio_number(in->valid & GPU_INFO_MAX_SM_CLOCK, in->max_sm_clock_mhz));
   json_object_set_new(o, "max_mem_clock_mhz",
                       jsonio_number(in->valid & GPU_INFO_MAX_MEM_CLOCK, in->max_mem_clock_mhz));
   json_object_set_new(o, "power_limit_w",
                       jsonio_number(in->valid & GPU_INFO_POWER_LIMIT, in->power_limit_mw / 1000.0));
   if (in->valid & GPU_INFO_MIG_MODE) {
-    json_object_set_new(o, "mig_mode", json_pack("{s:o,s:o}", "current", mig_mode(in->mig_current), "pending",
-                                                 mig_mode(in->mig_pending)));
+    json_object_set_new(o, "mig_mode",
+                        json_pack("{s:o,s:o}", "current", mig_mode(in->mig_current), "pending",
+                                  mig_mode(in->mig_pending)));
   } else {
     json_object_set_new(o, "mig_mode", json_null());
   }
@@ -104,18 +99,19 @@ json_t *gpujson_sample(const struct gpu_sample *s) {
 json_t *gpujson_mig_profile(const struct gpu_mig_profile *p) {
   json_t *pl = json_array();
   for (int i = 0; i < p->n_placements; i++)
-    json_array_append_new(pl, json_pack("{s:i,s:i}", "start", p->placements[i].start, "size", p->placement_size));
-  return json_pack("{s:i,s:s,s:i,s:i,s:i,s:I,s:i,s:i,s:i,s:i,s:i,s:o}", "id", p->id, "name", p->name,
-                   "compute_slices", p->compute_slices, "max_instances", p->max_instances, "sm_count",
-                   p->sm_count, "memory_mib", (json_int_t)p->memory_mib, "copy_engines", p->copy_engines,
-                   "decoders", p->decoders, "encoders", p->encoders, "jpegs", p->jpegs, "ofas", p->ofas,
-                   "placements", pl);
+    json_array_append_new(
+        pl, json_pack("{s:i,s:i}", "start", p->placements[i].start, "size", p->placement_size));
+  return json_pack("{s:i,s:s,s:i,s:i,s:i,s:I,s:i,s:i,s:i,s:i,s:i,s:o}", "id", p->id, "name",
+                   p->name, "compute_slices", p->compute_slices, "max_instances", p->max_instances,
+                   "sm_count", p->sm_count, "memory_mib", (json_int_t)p->memory_mib, "copy_engines",
+                   p->copy_engines, "decoders", p->decoders, "encoders", p->encoders, "jpegs",
+                   p->jpegs, "ofas", p->ofas, "placements", pl);
 }
 
 json_t *gpujson_mig_instance(const struct gpu_mig_instance *m) {
-  return json_pack("{s:i,s:i,s:s,s:i,s:i,s:I,s:i}", "gpu_instance_id", m->gi_id, "profile_id", m->profile_id,
-                   "profile", m->profile_name, "start", m->start, "size", m->size, "memory_mib",
-                   (json_int_t)m->memory_mib, "sm_count", m->sm_count);
+  return json_pack("{s:i,s:i,s:s,s:i,s:i,s:I,s:i}", "gpu_instance_id", m->gi_id, "profile_id",
+                   m->profile_id, "profile", m->profile_name, "start", m->start, "size", m->size,
+                   "memory_mib", (json_int_t)m->memory_mib, "sm_count", m->sm_count);
 }
 
 static void add_mig(json_t *o, struct gpu_backend *b, int index) {

@@ -123,20 +123,6 @@ static const struct family prof_families[] = {
 #undef C
 #undef M
 
-static const struct {
-  uint64_t bit;
-  const char *name;
-} clock_reasons[] = {
-    {GPU_CLOCK_REASON_GPU_IDLE, "gpu_idle"},
-    {GPU_CLOCK_REASON_APP_CLOCKS, "app_clocks"},
-    {GPU_CLOCK_REASON_SW_POWER_CAP, "sw_power_cap"},
-    {GPU_CLOCK_REASON_HW_SLOWDOWN, "hw_slowdown"},
-    {GPU_CLOCK_REASON_SYNC_BOOST, "sync_boost"},
-    {GPU_CLOCK_REASON_SW_THERMAL, "sw_thermal"},
-    {GPU_CLOCK_REASON_HW_THERMAL, "hw_thermal"},
-    {GPU_CLOCK_REASON_HW_POWER_BRAKE, "hw_power_brake"},
-    {GPU_CLOCK_REASON_DISPLAY_CLOCK, "display_clock"},
-};
 
 #define NFAM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -310,10 +296,10 @@ static void reason_family(struct prom_writer *w, const struct exposition_input *
     double v;
     if (!g->have_cur || !gpu_values_get(&g->cur.dev, GPU_M_CLOCK_REASONS, &v)) continue;
     uint64_t mask = (uint64_t)v;
-    for (size_t k = 0; k < NFAM(clock_reasons); k++) {
+    for (size_t k = 0; k < GPU_CLOCK_REASON_COUNT; k++) {
       char extra[48];
-      snprintf(extra, sizeof extra, "reason=\"%s\"", clock_reasons[k].name);
-      prom_sample(w, l[i].own.p, extra, (mask & clock_reasons[k].bit) ? 1 : 0);
+      snprintf(extra, sizeof extra, "reason=\"%s\"", gpu_clock_reasons[k].name);
+      prom_sample(w, l[i].own.p, extra, (mask & gpu_clock_reasons[k].bit) ? 1 : 0);
     }
   }
 }

@@ -121,22 +121,6 @@ struct row {
   char cell[COL_COUNT][CELL_MAX];
 };
 
-/* Short names of the clock-event reason bits (the exporter's `reason` labels). */
-static const struct {
-  uint64_t bit;
-  const char *name;
-} reasons[] = {
-    {GPU_CLOCK_REASON_GPU_IDLE, "idle"},
-    {GPU_CLOCK_REASON_APP_CLOCKS, "app_clocks"},
-    {GPU_CLOCK_REASON_SW_POWER_CAP, "sw_power_cap"},
-    {GPU_CLOCK_REASON_HW_SLOWDOWN, "hw_slowdown"},
-    {GPU_CLOCK_REASON_SYNC_BOOST, "sync_boost"},
-    {GPU_CLOCK_REASON_SW_THERMAL, "sw_thermal"},
-    {GPU_CLOCK_REASON_HW_THERMAL, "hw_thermal"},
-    {GPU_CLOCK_REASON_HW_POWER_BRAKE, "hw_power_brake"},
-    {GPU_CLOCK_REASON_DISPLAY_CLOCK, "display_clock"},
-};
-
 static void put(char *cell, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void put(char *cell, const char *fmt, ...) {
   va_list ap;
@@ -167,9 +151,10 @@ static void put_reasons(char *cell, const struct gpu_values *v) {
   }
   size_t k = 0;
   cell[0] = '\0';
-  for (size_t i = 0; i < sizeof reasons / sizeof reasons[0] && k < CELL_MAX; i++)
-    if (mask & reasons[i].bit)
-      k += (size_t)snprintf(cell + k, CELL_MAX - k, "%s%s", k ? "," : "", reasons[i].name);
+  for (size_t i = 0; i < GPU_CLOCK_REASON_COUNT && k < CELL_MAX; i++)
+    if (mask & gpu_clock_reasons[i].bit)
+      k +=
+          (size_t)snprintf(cell + k, CELL_MAX - k, "%s%s", k ? "," : "", gpu_clock_reasons[i].name);
 }
 
 /* "87.7/140.4G 62%": framebuffer used of the board's total. */
