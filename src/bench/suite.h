@@ -37,7 +37,7 @@ struct bench_size {
   unsigned flags;   /* bench_size_flags */
 };
 
-#define BENCH_MAX_VARIANTS 6
+#define BENCH_MAX_VARIANTS 9
 
 struct bench_kernel {
   enum bench_kernel_id id;

@@ -15,5 +15,6 @@ int cmd_fleet_mig_plan(int argc, char **argv);
 int cmd_bench(int argc, char **argv); /* kernels: cmd_bench.c */
 int cmd_remediate(int argc, char **argv); /* maint: cmd_remediate.c */
 int cmd_rollout(int argc, char **argv);  /* maint: cmd_rollout.c */
+int cmd_model(int argc, char **argv);    /* serve: cmd_model.c */
 
 #endif

@@ -31,10 +31,25 @@
  *            Outcome (runs 2-4): slower, 60 % (layernorm) and 52 % (rmsnorm):
  *            16 chunks a lane take 186 / 159 registers, so one block (8 rows)
  *            per SM. Kept as a measured negative result.
- * Variants 1, 2 and 3 need cols a multiple of 8 and at most 16 chunks per thread
- * (else ERR_UNSUPPORTED).
+   4 onepass As 1 (256 threads, the row in registers, 16-byte loads) in one
+ *            pass: sums of d = x - shift and d^2 with shift = the row's first
+ *            element (a shifted-data variance, no cancellation for rows whose
+ *            mean is large against their spread), reduced together as one
+ *            float2 with a single barrier (1 and 2 take four: two block sums),
+ *            and w and b loaded with x, before the reduction, so their latency
+ *            hides behind it. 64 registers (layernorm x 4096, PER 2), 120 at
+ *            x 8192 (PER 4, two blocks an SM). Prediction (2026-11-29): x 4096
+ *            from 84.5 % to ~87 % (fewer barriers per row; the rest is the
+ *            flush's write-back, see docs/kernels.md); x 8192 no better than 1.
+ *            Outcome (run 5): slower: layernorm 78.7 % (x 4096) and 72.6 %
+ *            (x 8192) against 1's 84.6 / 94.1 %; rmsnorm 88.2 / 94.0 % against
+ *            90.5 / 94.6 %. Holding w and b in registers doubles (rmsnorm) or
+ *            triples (layernorm) the registers, so fewer rows an SM; the saved
+ *            barriers did not pay for it. Kept as a measured negative result.
+ * Variants 1, 2 and 3 need cols a multiple of 8 and at most 16 chunks per thread,
+ * 4 at most 4 chunks of 256 threads (cols <= 8192; else ERR_UNSUPPORTED).
  *
- * Sections: naive; register-cached; one warp per row; entry points.
+ * Sections: naive; register-cached; one warp per row; one pass; entry points.
  */
 #include "kernels/kcommon.cuh"
 #include "kernels/kernels_cuda.h"
@@ -237,6 +252,104 @@ static int run_warp(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __nv_b
   return 0;
 }
 
+/* ---- one pass: shifted sums, one reduction -------------------------------- */
+
+/* (s, ss) summed over the block with one barrier: each warp's pair to scratch
+   (32 float2 of shared memory, used once per launch), then every thread adds
+   them all. blockDim.x a multiple of 32; every thread must call it. */
+__device__ __forceinline__ float2 sum2_once(float s, float ss, float2 *scratch) {
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  s = warp_sum(s);
+  ss = warp_sum(ss);
+  if (lane == 0) scratch[warp] = make_float2(s, ss);
+  __syncthreads();
+  float2 t = lane < nw ? scratch[lane] : make_float2(0.0f, 0.0f);
+  return make_float2(warp_sum(t.x), warp_sum(t.y));
+}
+
+/* As norm_regs, but one pass: sums of d = x - shift and d^2 with shift = the
+   row's first element (var = E[d^2] - E[d]^2 without the cancellation of a
+   large mean), so one reduction (one barrier) instead of two (four); w and b
+   are loaded with x, before the reduction, so their latency overlaps it. */
+template <bool LN, int PER>
+__global__ void __launch_bounds__(256)
+    norm_onepass(const __nv_bfloat16 *__restrict__ x, const __nv_bfloat16 *__restrict__ w,
+                 const __nv_bfloat16 *__restrict__ b, __nv_bfloat16 *__restrict__ y, int cols,
+                 float eps) {
+  __shared__ float2 scratch[32];
+  const __nv_bfloat16 *xr = x + (size_t)blockIdx.x * cols;
+  const uint4 *row = reinterpret_cast<const uint4 *>(xr);
+  uint4 *out = reinterpret_cast<uint4 *>(y + (size_t)blockIdx.x * cols);
+  const uint4 *w4 = reinterpret_cast<const uint4 *>(w), *b4 = reinterpret_cast<const uint4 *>(b);
+  int chunks = cols / 8;
+  uint4 raw[PER], wr[PER], br[PER];
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int i = threadIdx.x + p * blockDim.x;
+    if (i < chunks) raw[p] = row[i];
+  }
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int i = threadIdx.x + p * blockDim.x;
+    if (i < chunks) {
+      wr[p] = w4[i];
+      if (LN) br[p] = b4[i];
+    }
+  }
+  float shift = LN ? __bfloat162float(xr[0]) : 0.0f; /* one address: a broadcast */
+  float s = 0.0f, ss = 0.0f;
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    if ((int)threadIdx.x + p * (int)blockDim.x >= chunks) continue;
+    float f[8];
+    bf16x8_to_f32(raw[p], f);
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+      float d = f[k] - shift;
+      s += d;
+      ss += d * d;
+    }
+  }
+  float2 t = sum2_once(s, ss, scratch);
+  float md = LN ? t.x / cols : 0.0f; /* mean - shift */
+  float mean = shift + md;
+  float rstd = rsqrtf(fmaxf(t.y / cols - md * md, 0.0f) + eps);
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int i = threadIdx.x + p * blockDim.x;
+    if (i >= chunks) continue;
+    float f[8], wf[8], bf[8];
+    bf16x8_to_f32(raw[p], f);
+    bf16x8_to_f32(wr[p], wf);
+    if (LN) bf16x8_to_f32(br[p], bf);
+#pragma unroll
+    for (int k = 0; k < 8; k++) f[k] = (f[k] - mean) * rstd * wf[k] + (LN ? bf[k] : 0.0f);
+    out[i] = f32_to_bf16x8(f);
+  }
+}
+
+/* 256 threads (fewer for short rows), PER from {1, 2, 4}: cols <= 8192, else
+   ERR_UNSUPPORTED (x, w and b in registers: 12 x PER registers of data). */
+template <bool LN>
+static int run_onepass(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __nv_bfloat16 *b,
+                       __nv_bfloat16 *y, int rows, int cols, float eps, cudaStream_t st,
+                       char *errbuf, size_t errlen) {
+  if (cols % 8)
+    return KUNSUP(errbuf, errlen, "norm onepass: cols must be a multiple of 8 (got %d)", cols);
+  int chunks = cols / 8, per = 1;
+  while (per < 4 && (chunks + per - 1) / per > 256) per *= 2;
+  if ((chunks + per - 1) / per > 256)
+    return KUNSUP(errbuf, errlen, "norm onepass: a row of %d is over 256 threads x 4 chunks", cols);
+  int bt = ((chunks + per - 1) / per + 31) / 32 * 32;
+  if (per == 1)
+    norm_onepass<LN, 1><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps);
+  else if (per == 2)
+    norm_onepass<LN, 2><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps);
+  else
+    norm_onepass<LN, 4><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps);
+  return 0;
+}
+
 /* ---- entry points ------------------------------------------------------- */
 
 template <bool LN>
@@ -262,8 +375,10 @@ static int norm_dispatch(int variant, const void *x, const void *w, const void *
       rc = run_regs<LN, true>(xb, wb, bb, yb, rows, cols, eps, 128, st, errbuf, errlen);
       break;
     case 3: rc = run_warp<LN>(xb, wb, bb, yb, rows, cols, eps, st, errbuf, errlen); break;
+    case 4: rc = run_onepass<LN>(xb, wb, bb, yb, rows, cols, eps, st, errbuf, errlen); break;
     default:
-      return KBAD(errbuf, errlen, "%s: no variant %d (0 naive, 1 block, 2 stream, 3 warp)", name,
+      return KBAD(errbuf, errlen,
+                  "%s: no variant %d (0 naive, 1 block, 2 stream, 3 warp, 4 onepass)", name,
                   variant);
   }
   if (rc) return rc;

@@ -47,13 +47,54 @@
  *             share an SM and one's load overlaps another's write.
  *             Fourth run: fp32 79.6 %, bf16 74.3 % at 4096 x 50304 (best of
  *             all); slower on 8192-column rows (one CTA a row, 256 threads).
- *             Its stores compile to four 4-byte STG per chunk (the row offset
- *             is folded into an integer before the vector cast): to fix next,
- *             by indexing the output as raw * from the row base.
+ *             Its stores compiled to four 4-byte STG per chunk (PTX: four
+ *             st.global.f32 / .u32: the float4 built by make_float4 and stored
+ *             through a T * cast was split into scalars). Fixed 2026-11-29 (run
+ *             5): the output is indexed as raw * (float4 / uint4) from the
+ *             part's base and stored whole (vec::pack): st.global.v4 in PTX,
+ *             one STG.E.128 in SASS. Predicted +2-4 points; measured (run 5)
+ *             fp32 x 50304 79.6 -> 85.7 %, bf16 74.3 -> 79.0 %.
+ *   6 clregs  As 5 (a row split over a cluster of 1, 2, 4 or 8 CTAs, (max,
+ *             sum) exchanged through distributed shared memory) but each CTA
+ *             keeps its part in registers, 8 packed 16-byte chunks a thread,
+ *             all 8 loads issued before the first use (128 bytes in flight a
+ *             thread), instead of in shared memory: no shared-memory round
+ *             trip, no online rescale (exact local max, then the sum relative
+ *             to it), and the write phase needs no reload. Clusters: fp32 x
+ *             50304 is 8 CTAs of 224 threads, bf16 x 50304 4 of 224, 8192
+ *             columns 1 CTA (as 2-regs, 256 / 128 threads). ptxas: 60 (fp32)
+ *             / 99 (bf16) registers, no spills (a cap of 85 for 3 CTAs an SM
+ *             spilled bf16, so it is not set). Prediction: the long rows from
+ *             ~80 % / ~78 % (5 fixed) to ~88 %.
+ *             Outcome (run 5, 2026-11-29): wrong way: fp32 / bf16 x 50304
+ *             73.9 % / 38.6 %, 8192^2 89.9 % / 56.9 % (5 fixed: 85.7 / 79.0 /
+ *             89.5 / 65.6 %). Every CTA loads, then reduces, waits on its
+ *             cluster and only then writes, with 2 (bf16, 99 registers) or 4
+ *             (fp32) CTAs an SM: the phases do not overlap, where 5's
+ *             four-deep load loop and shared-memory part let its 4 CTAs an SM
+ *             interleave. Kept as a measured negative result.
+ *   7 fold    5 with fewer instructions per element (bf16 at 4096 x 50304 is
+ *             issue-bound as much as memory-bound, docs/kernels.md): each
+ *             exponent is one FFMA and one MUFU.EX2, 2^(x log2e - m log2e),
+ *             and pass 2 folds 1/sum into the exponent, y = 2^(x log2e - (M
+ *             log2e + log2 S)): ~11 -> ~7.5 instructions an element.
+ *             Prediction: bf16 x 50304 79 % -> ~84 %, fp32 85.7 -> ~87 %.
+ *             Outcome (run 6): bf16 82.1 % (+3.0 points, 244.9 -> 236.1 us),
+ *             fp32 86.5 % (+0.8): the best at x 50304, under the prediction
+ *             for bf16, so issue was only part of its gap.
+ *   8 fold32  7 with parts of at most 32 KB and 128-thread CTAs: the same
+ *             threads an SM (63 registers cap 5/7 at 4 x 256) but twice the
+ *             rows' parts, so more load/write overlap. Prediction: +1-2
+ *             points over 7 at x 50304.
+ *             Outcome (run 6): the wrong way at x 50304 (fp32 84.3 %, bf16
+ *             79.3 %, 1-3 points under 7: twice the clusters to synchronise
+ *             and half the threads a row part), but bf16 8192^2 81.1 % against
+ *             7's 69.0 % (one 128-thread CTA of 16 KB a row, 8 rows an SM):
+ *             still under 2-regs' 85.0 %.
  * Columns not a multiple of the 16-byte vector fall back to scalar loads (1)
  * or are unsupported (2).
  *
- * Sections: vector traits; naive; block; regs; smem; cluster; entry point.
+ * Sections: vector traits; naive; block; regs; smem; cluster; clregs; entry point.
  */
 #include <cooperative_groups.h>
 
@@ -81,6 +122,7 @@ struct vec<float> {
   __device__ static void store(float *p, const float f[4]) {
     *reinterpret_cast<float4 *>(p) = make_float4(f[0], f[1], f[2], f[3]);
   }
+  __device__ static raw pack(const float f[4]) { return make_float4(f[0], f[1], f[2], f[3]); }
   __device__ static float get(const float *p) { return *p; }
   __device__ static void put(float *p, float f) { *p = f; }
 };
@@ -96,6 +138,7 @@ struct vec<__nv_bfloat16> {
   __device__ static void store(__nv_bfloat16 *p, const float f[8]) {
     *reinterpret_cast<uint4 *>(p) = f32_to_bf16x8(f);
   }
+  __device__ static raw pack(const float f[8]) { return f32_to_bf16x8(f); }
   __device__ static float get(const __nv_bfloat16 *p) { return __bfloat162float(*p); }
   __device__ static void put(__nv_bfloat16 *p, float f) { *p = __float2bfloat16_rn(f); }
 };
@@ -381,11 +424,20 @@ static int run_smem(const T *x, T *y, int rows, int cols, cudaStream_t st, char 
 
 /* ---- cluster: a row split over a thread-block cluster ---------------------- */
 
+#define LOG2E 1.4426950408889634f
+/* 2^v by the special-function unit alone (MUFU.EX2, flush-to-zero): __expf
+   without its multiply, for callers that fold log2(e) into an FFMA. */
+__device__ __forceinline__ float ex2(float v) {
+  float r;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(v));
+  return r;
+}
+
 /* CTA `rank` of a cluster of CL caches its 1/CL of the row in shared memory;
    the partial (max, sum) pairs are exchanged through distributed shared
    memory (sm_90 clusters), so each CTA holds ~50 KB and several rows are live
    per SM. */
-template <typename T, int U>
+template <typename T, int U, bool FOLD>
 __global__ void __launch_bounds__(256)
     sm_cluster(const T *__restrict__ x, T *__restrict__ y, int cols) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
@@ -427,13 +479,14 @@ __global__ void __launch_bounds__(256)
       for (int k = 0; k < N; k++) cm = fmaxf(cm, f[u][k]);
     }
     if (cm > m) {
-      s *= __expf(m - cm);
+      s *= FOLD ? ex2(m * LOG2E - cm * LOG2E) : __expf(m - cm);
       m = cm;
     }
+    float ml = m * LOG2E;
 #pragma unroll
     for (int u = 0; u < U; u++)
 #pragma unroll
-      for (int k = 0; k < N; k++) s += __expf(f[u][k] - m);
+      for (int k = 0; k < N; k++) s += FOLD ? ex2(fmaf(f[u][k], LOG2E, -ml)) : __expf(f[u][k] - m);
   }
   float lm = block_max(m, scratch);
   float ls = block_sum(m == -INFINITY ? 0.0f : s * __expf(m - lm), scratch);
@@ -446,31 +499,34 @@ __global__ void __launch_bounds__(256)
     if (p[0] != -INFINITY) S += p[1] * __expf(p[0] - M);
   }
   cluster.sync(); /* no CTA leaves while another still reads its part */
-  float inv = 1.0f / S;
+  float inv = 1.0f / S, c = M * LOG2E + log2f(S); /* FOLD: y = 2^(x log2e - c) */
+  raw *out16 = reinterpret_cast<raw *>(out);      /* 16-byte stores (see the header) */
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     float f[N];
     vec<T>::unpack(cache[i], f);
 #pragma unroll
-    for (int k = 0; k < N; k++) f[k] = __expf(f[k] - M) * inv;
-    vec<T>::store(out + (size_t)i * N, f);
+    for (int k = 0; k < N; k++) f[k] = FOLD ? ex2(fmaf(f[k], LOG2E, -c)) : __expf(f[k] - M) * inv;
+    out16[i] = vec<T>::pack(f);
   }
 #endif
 }
 
-/* Cluster size: the smallest of 1, 2, 4, 8 that keeps a CTA's part <= 64 KB. */
-template <typename T>
-static int run_cluster(const T *x, T *y, int rows, int cols, cudaStream_t st, char *errbuf,
-                       size_t errlen) {
+/* Cluster size: the smallest of 1, 2, 4, 8 that keeps a CTA's part <= part_kb
+   KB (64 for 5 and 7, 32 for 8); threads a CTA: 256 (5, 7) or 128 (8); FOLD:
+   the exponents as one FFMA (7, 8). */
+template <typename T, bool FOLD>
+static int run_cluster(const T *x, T *y, int rows, int cols, int part_kb, int threads,
+                       cudaStream_t st, char *errbuf, size_t errlen) {
   constexpr int N = vec<T>::N;
   if (cols % N) return KUNSUP(errbuf, errlen, "softmax cluster: cols must be a multiple of %d", N);
   int chunks = cols / N, cl = 1;
-  while (cl < 8 && (size_t)((chunks + cl - 1) / cl) * 16 > 64 * 1024) cl *= 2;
+  while (cl < 8 && (size_t)((chunks + cl - 1) / cl) * 16 > (size_t)part_kb * 1024) cl *= 2;
   size_t bytes = (size_t)((chunks + cl - 1) / cl) * 16;
   if (bytes > 64 * 1024)
     return KUNSUP(errbuf, errlen, "softmax cluster: a row of %d is over 8 x 64 KB", cols);
-  static size_t raised;
+  static size_t raised; /* per instantiation: <T, FOLD> */
   if (bytes > 48 * 1024 && bytes > raised) {
-    cudaError_t e = cudaFuncSetAttribute(sm_cluster<T, 4>,
+    cudaError_t e = cudaFuncSetAttribute(sm_cluster<T, 4, FOLD>,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
     if (e != cudaSuccess) {
       (void)cudaGetLastError();
@@ -486,15 +542,121 @@ static int run_cluster(const T *x, T *y, int rows, int cols, cudaStream_t st, ch
   attr[0].val.clusterDim.y = 1;
   attr[0].val.clusterDim.z = 1;
   cfg.gridDim = dim3((unsigned)rows * (unsigned)cl);
-  cfg.blockDim = dim3(256);
+  cfg.blockDim = dim3((unsigned)threads);
   cfg.dynamicSmemBytes = bytes;
   cfg.stream = st;
   cfg.attrs = attr;
   cfg.numAttrs = 1;
-  cudaError_t e = cudaLaunchKernelEx(&cfg, sm_cluster<T, 4>, x, y, cols);
+  cudaError_t e = cudaLaunchKernelEx(&cfg, sm_cluster<T, 4, FOLD>, x, y, cols);
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
     return KUNSUP(errbuf, errlen, "softmax cluster: launch with clusters of %d: %s", cl,
+                  cudaGetErrorString(e));
+  }
+  return 0;
+}
+
+/* ---- clregs: a row split over a cluster, each part in registers ----------- */
+
+/* CTA `rank` of a cluster of CL holds its 1/CL of the row in registers (PER
+   16-byte chunks a thread, all loads issued before the first use), takes its
+   exact local max, then its sum of exp relative to that max, and the CTAs
+   combine their (max, sum) through distributed shared memory as in 5. */
+template <typename T, int PER>
+__global__ void __launch_bounds__(256)
+    sm_clregs(const T *__restrict__ x, T *__restrict__ y, int cols) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+  __trap(); /* clusters need sm_90: the compute_80 PTX never launches this */
+#else
+  __shared__ float scratch[32];
+  __shared__ float part[2]; /* this CTA's (max, sum), read by the others */
+  typedef typename vec<T>::raw raw;
+  constexpr int N = vec<T>::N;
+  cg::cluster_group cluster = cg::this_cluster();
+  int cl = (int)cluster.num_blocks(), rank = (int)cluster.block_rank();
+  int chunks = cols / N, per = (chunks + cl - 1) / cl, c0 = rank * per;
+  int n = chunks - c0 < per ? chunks - c0 : per;
+  if (n < 0) n = 0;
+  size_t r0 = (size_t)(blockIdx.x / cl) * cols; /* 16-byte aligned: cols % N == 0 */
+  const raw *row = reinterpret_cast<const raw *>(x + r0) + c0;
+  raw *out = reinterpret_cast<raw *>(y + r0) + c0;
+  raw r[PER];
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int i = threadIdx.x + p * blockDim.x;
+    if (i < n) r[p] = row[i];
+  }
+  float m = -INFINITY;
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    if ((int)threadIdx.x + p * (int)blockDim.x >= n) continue;
+    float f[N];
+    vec<T>::unpack(r[p], f);
+#pragma unroll
+    for (int k = 0; k < N; k++) m = fmaxf(m, f[k]);
+  }
+  float lm = block_max(m, scratch), s = 0.0f;
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    if ((int)threadIdx.x + p * (int)blockDim.x >= n) continue;
+    float f[N];
+    vec<T>::unpack(r[p], f);
+#pragma unroll
+    for (int k = 0; k < N; k++) s += __expf(f[k] - lm);
+  }
+  float ls = block_sum(s, scratch);
+  if (threadIdx.x == 0) part[0] = lm, part[1] = ls;
+  cluster.sync(); /* every CTA's part is written */
+  float M = -INFINITY, S = 0.0f;
+  for (int q = 0; q < cl; q++) M = fmaxf(M, cluster.map_shared_rank(part, q)[0]);
+  for (int q = 0; q < cl; q++) {
+    const float *pq = cluster.map_shared_rank(part, q);
+    if (pq[0] != -INFINITY) S += pq[1] * __expf(pq[0] - M);
+  }
+  cluster.sync(); /* no CTA leaves while another still reads its part */
+  float inv = 1.0f / S;
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int i = threadIdx.x + p * blockDim.x;
+    if (i >= n) continue;
+    float f[N];
+    vec<T>::unpack(r[p], f);
+#pragma unroll
+    for (int k = 0; k < N; k++) f[k] = __expf(f[k] - M) * inv;
+    out[i] = vec<T>::pack(f);
+  }
+#endif
+}
+
+/* Cluster size: the smallest of 1, 2, 4, 8 whose part is at most 256 threads x
+   8 chunks; threads: the part over 8, rounded up to whole warps. */
+template <typename T>
+static int run_clregs(const T *x, T *y, int rows, int cols, cudaStream_t st, char *errbuf,
+                      size_t errlen) {
+  constexpr int N = vec<T>::N, PER = 8;
+  if (cols % N) return KUNSUP(errbuf, errlen, "softmax clregs: cols must be a multiple of %d", N);
+  int chunks = cols / N, cl = 1;
+  while (cl < 8 && (chunks + cl - 1) / cl > 256 * PER) cl *= 2;
+  int per = (chunks + cl - 1) / cl;
+  if (per > 256 * PER)
+    return KUNSUP(errbuf, errlen, "softmax clregs: a row of %d is over 8 CTAs x 256 x %d chunks",
+                  cols, PER);
+  int threads = ((per + PER - 1) / PER + 31) / 32 * 32;
+  cudaLaunchConfig_t cfg = {};
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = (unsigned)cl;
+  attr[0].val.clusterDim.y = 1;
+  attr[0].val.clusterDim.z = 1;
+  cfg.gridDim = dim3((unsigned)rows * (unsigned)cl);
+  cfg.blockDim = dim3((unsigned)threads);
+  cfg.stream = st;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  cudaError_t e = cudaLaunchKernelEx(&cfg, sm_clregs<T, PER>, x, y, cols);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return KUNSUP(errbuf, errlen, "softmax clregs: launch with clusters of %d: %s", cl,
                   cudaGetErrorString(e));
   }
   return 0;
@@ -516,10 +678,14 @@ static int dispatch(int variant, const void *in, void *out, int rows, int cols, 
     case 2: return run_regs<T>(x, y, rows, cols, st, errbuf, errlen);
     case 3: run_block<T, 4>(x, y, rows, cols, st); return 0;
     case 4: return run_smem<T>(x, y, rows, cols, st, errbuf, errlen);
-    case 5: return run_cluster<T>(x, y, rows, cols, st, errbuf, errlen);
+    case 5: return run_cluster<T, false>(x, y, rows, cols, 64, 256, st, errbuf, errlen);
+    case 6: return run_clregs<T>(x, y, rows, cols, st, errbuf, errlen);
+    case 7: return run_cluster<T, true>(x, y, rows, cols, 64, 256, st, errbuf, errlen);
+    case 8: return run_cluster<T, true>(x, y, rows, cols, 32, 128, st, errbuf, errlen);
     default:
       return KBAD(errbuf, errlen,
-                  "softmax: no variant %d (0 naive, 1 block, 2 regs, 3 unroll, 4 smem, 5 cluster)",
+                  "softmax: no variant %d (0 naive, 1 block, 2 regs, 3 unroll, 4 smem, 5 cluster, "
+                  "6 clregs, 7 fold, 8 fold32)",
                   variant);
   }
 }
