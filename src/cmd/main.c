@@ -21,6 +21,7 @@ const struct cli_command cli_commands[] = {
     {"rollout", "crash-safe rolling driver/firmware upgrades under max-unavailable (dry run unless --apply)", cmd_rollout},
     {"remediate", "act on health verdicts with guardrails (max-unavailable, rate, cooldown, flaps); dry run unless --apply", cmd_remediate},
     {"bench", "check and time the CUDA kernels against the ceilings, PyTorch and a baseline", cmd_bench},
+    {"load", "HTTP load generator: open/closed loop, latency free of coordinated omission", cmd_load},
     {"model", "model directories (config.json + safetensors): create random weights, info, run on the CPU", cmd_model},
     {"sim", "simulated fleet: inject and clear faults seen by every gpuops process", cmd_sim},
     {0},
