@@ -321,7 +321,7 @@ static int parse_node(struct inv_node *node, struct field *f, int n, const char 
                    "%s: NodeName: '%s' is not a node name (letters, digits, - _ ., under %d)",
                    where, name, INV_NAME_MAX);
   snprintf(node->name, sizeof node->name, "%s", name);
-  uint64_t cpus, mem;
+  uint64_t cpus = 0, mem = 0;
   int rc = number(get(f, n, "CPUTot"), "CPUTot", where, 4294967, &cpus);
   if (rc == 0) rc = number(get(f, n, "RealMemory"), "RealMemory", where, 1ULL << 40, &mem);
   if (rc < 0) return rc;

@@ -151,8 +151,8 @@ static int label_fail(const struct inv_node *n, const char *key, bool *out) {
 
 /* A node's entry as the inventory describes it. */
 static int node_from_inventory(const struct inv_node *n, int default_upgrade_ms, json_t **out) {
-  int jobs, drain_ms, upgrade_ms;
-  bool ufail, vfail;
+  int jobs = 0, drain_ms = 0, upgrade_ms = 0;
+  bool ufail = false, vfail = false;
   int rc = label_int(n, "sim.jobs", 0, 0, &jobs);
   if (!rc) rc = label_int(n, "sim.drain_ms", 0, -1, &drain_ms);
   if (!rc) rc = label_int(n, "sim.upgrade_ms", default_upgrade_ms, 0, &upgrade_ms);
