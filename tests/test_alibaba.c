@@ -17,29 +17,11 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static const char *fixture(const char *name) {
-  static char path[1024];
-  const char *dir = getenv("GPUOPS_FIXTURES");
-  cr_assert_not_null(dir, "GPUOPS_FIXTURES is not set (run through ctest)");
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  return path;
-}
-
-static const char *trace_file(const char *name) {
-  static char path[1024];
-  const char *dir = getenv("GPUOPS_SHARED_DIR");
-  snprintf(path, sizeof path, "%s/data/alibaba-gpu-2023/%s", dir ? dir : "../shared", name);
-  FILE *f = fopen(path, "r");
-  if (!f) return NULL;
-  fclose(f);
-  return path;
-}
-
 /* Loading `name` fails with ERR_PARSE, the message names the file and line (and words), inv empty.
  */
 static void expect_bad(const char *name, int line, const char *words) {
   struct inventory inv;
-  const char *path = fixture(name);
+  const char *path = testutil_fixture(name);
   int rc = alibaba_load_nodes(&inv, path);
   char prefix[1200];
   snprintf(prefix, sizeof prefix, "%s:%d:", path, line);
@@ -56,7 +38,7 @@ static void expect_bad(const char *name, int line, const char *words) {
 
 Test(alibaba, node_list_becomes_the_inventory) {
   struct inventory inv;
-  cr_assert_eq(alibaba_load_nodes(&inv, fixture("fleet-nodes-good.csv")), 0, "%s", err_msg());
+  cr_assert_eq(alibaba_load_nodes(&inv, testutil_fixture("fleet-nodes-good.csv")), 0, "%s", err_msg());
   cr_assert_eq(inv.n_nodes, 4);
   cr_expect_str_eq(inv.name, "fleet-nodes-good");
   const struct inv_node *n0 = inventory_node(&inv, "n-0"), *n2 = inventory_node(&inv, "n-2");
@@ -164,7 +146,7 @@ Test(alibaba_csv, quoted_fields_and_integers) {
 /* ---- the real trace ------------------------------------------------------ */
 
 Test(alibaba_trace, the_gpu_node_list_has_1213_nodes_and_6212_gpus) {
-  const char *path = trace_file("openb_node_list_gpu_node.csv");
+  const char *path = testutil_trace_file("openb_node_list_gpu_node.csv");
   if (!path)
     TEST_SKIP_OR_FAIL("the Alibaba trace is not in $GPUOPS_SHARED_DIR/data/alibaba-gpu-2023");
   struct inventory inv;
@@ -184,7 +166,7 @@ Test(alibaba_trace, the_gpu_node_list_has_1213_nodes_and_6212_gpus) {
 }
 
 Test(alibaba_trace, the_all_node_list_adds_310_cpu_nodes) {
-  const char *path = trace_file("openb_node_list_all_node.csv");
+  const char *path = testutil_trace_file("openb_node_list_all_node.csv");
   if (!path)
     TEST_SKIP_OR_FAIL("the Alibaba trace is not in $GPUOPS_SHARED_DIR/data/alibaba-gpu-2023");
   struct inventory inv;

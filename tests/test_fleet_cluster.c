@@ -19,12 +19,6 @@
 #include "inventory/alibaba.h"
 #include "testutil.h"
 
-static const char *fixture(const char *name) {
-  static char path[1024];
-  snprintf(path, sizeof path, "%s/%s", getenv("GPUOPS_FIXTURES"), name);
-  return path;
-}
-
 static struct fleet_req req(uint32_t cpu, uint16_t gpus, uint16_t milli) {
   return (struct fleet_req){.cpu_milli = cpu,
                             .memory_mib = 1024,
@@ -50,7 +44,7 @@ static struct fleet_req mig_req(int profile) {
 Test(cluster, built_from_the_node_list) {
   struct inventory inv;
   struct fleet_cluster c;
-  cr_assert_eq(alibaba_load_nodes(&inv, fixture("fleet-nodes-good.csv")), 0, "%s", err_msg());
+  cr_assert_eq(alibaba_load_nodes(&inv, testutil_fixture("fleet-nodes-good.csv")), 0, "%s", err_msg());
   cr_assert_eq(fleet_cluster_build(&c, &inv, false), 0, "%s", err_msg());
   cr_expect_eq(c.n_nodes, 4);
   cr_expect_eq(c.n_gpus, 18);
@@ -135,7 +129,7 @@ Test(cluster, model_constraints) {
   struct inventory inv;
   struct fleet_cluster c;
   struct fleet_taskset ts;
-  cr_assert_eq(alibaba_load_nodes(&inv, fixture("fleet-nodes-good.csv")), 0);
+  cr_assert_eq(alibaba_load_nodes(&inv, testutil_fixture("fleet-nodes-good.csv")), 0);
   cr_assert_eq(fleet_cluster_build(&c, &inv, false), 0);
   fleet_taskset_init(&ts);
   struct fleet_task t = {

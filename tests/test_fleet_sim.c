@@ -48,18 +48,6 @@ static void world_free(struct world *w) {
   inventory_free(&w->inv);
 }
 
-static const char *trace_file(const char *name) {
-  static char path[2][1024];
-  static int k;
-  const char *dir = getenv("GPUOPS_SHARED_DIR");
-  k ^= 1;
-  snprintf(path[k], sizeof path[k], "%s/data/alibaba-gpu-2023/%s", dir ? dir : "../shared", name);
-  FILE *f = fopen(path[k], "r");
-  if (!f) return NULL;
-  fclose(f);
-  return path[k];
-}
-
 /* ---- paper mode ---------------------------------------------------------- */
 
 Test(paper, resamples_to_the_target_and_records_the_curve) {
@@ -288,8 +276,8 @@ Test(dossier, the_fleet_section) {
 /* ---- the paper's anchor on the real trace -------------------------------- */
 
 Test(anchor, fgd_reproduces_the_paper_and_fgd_cpu_beats_it, .timeout = 120) {
-  const char *nodes = trace_file("openb_node_list_gpu_node.csv");
-  const char *tasks = trace_file("openb_pod_list_default.csv");
+  const char *nodes = testutil_trace_file("openb_node_list_gpu_node.csv");
+  const char *tasks = testutil_trace_file("openb_pod_list_default.csv");
   if (!nodes || !tasks)
     TEST_SKIP_OR_FAIL("the Alibaba trace is not in $GPUOPS_SHARED_DIR/data/alibaba-gpu-2023");
   struct world w;

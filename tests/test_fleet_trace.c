@@ -17,27 +17,9 @@
 #include "fleet/workload.h"
 #include "testutil.h"
 
-static const char *fixture(const char *name) {
-  static char path[1024];
-  const char *dir = getenv("GPUOPS_FIXTURES");
-  cr_assert_not_null(dir, "GPUOPS_FIXTURES is not set (run through ctest)");
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  return path;
-}
-
-static const char *trace_file(const char *name) {
-  static char path[1024];
-  const char *dir = getenv("GPUOPS_SHARED_DIR");
-  snprintf(path, sizeof path, "%s/data/alibaba-gpu-2023/%s", dir ? dir : "../shared", name);
-  FILE *f = fopen(path, "r");
-  if (!f) return NULL;
-  fclose(f);
-  return path;
-}
-
 static void expect_bad(const char *name, const char *where, const char *words) {
   struct fleet_taskset ts;
-  const char *path = fixture(name);
+  const char *path = testutil_fixture(name);
   char prefix[1200];
   int rc = fleet_trace_load(&ts, path);
   snprintf(prefix, sizeof prefix, "%s%s", path, where);
@@ -51,7 +33,7 @@ static void expect_bad(const char *name, const char *where, const char *words) {
 
 Test(trace, alibaba_task_list) {
   struct fleet_taskset ts;
-  cr_assert_eq(fleet_trace_load(&ts, fixture("fleet-tasks-good.csv")), 0, "%s", err_msg());
+  cr_assert_eq(fleet_trace_load(&ts, testutil_fixture("fleet-tasks-good.csv")), 0, "%s", err_msg());
   cr_assert_eq(ts.n, 6);
   cr_expect(ts.has_times);
   const struct fleet_task *t = ts.tasks;
@@ -77,7 +59,7 @@ Test(trace, alibaba_task_list) {
 
 Test(trace, multigpu_five_columns) {
   struct fleet_taskset ts;
-  cr_assert_eq(fleet_trace_load(&ts, fixture("fleet-tasks-multigpu.csv")), 0, "%s", err_msg());
+  cr_assert_eq(fleet_trace_load(&ts, testutil_fixture("fleet-tasks-multigpu.csv")), 0, "%s", err_msg());
   cr_assert_eq(ts.n, 4);
   cr_expect(!ts.has_times);
   cr_expect_eq(ts.tasks[2].num_gpu, 8);
@@ -88,7 +70,7 @@ Test(trace, multigpu_five_columns) {
 
 Test(trace, generic_columns_tenants_gangs_mig) {
   struct fleet_taskset ts;
-  cr_assert_eq(fleet_trace_load(&ts, fixture("fleet-tasks-generic.csv")), 0, "%s", err_msg());
+  cr_assert_eq(fleet_trace_load(&ts, testutil_fixture("fleet-tasks-generic.csv")), 0, "%s", err_msg());
   cr_assert_eq(ts.n, 4);
   cr_expect_eq(ts.n_tenants, 3, "default, team-a, team-b");
   cr_expect_str_eq(ts.tenants[ts.tasks[0].tenant], "team-a");
@@ -107,7 +89,7 @@ Test(trace, generic_columns_tenants_gangs_mig) {
 
 Test(trace, json_task_list) {
   struct fleet_taskset ts;
-  cr_assert_eq(fleet_trace_load(&ts, fixture("fleet-tasks-good.json")), 0, "%s", err_msg());
+  cr_assert_eq(fleet_trace_load(&ts, testutil_fixture("fleet-tasks-good.json")), 0, "%s", err_msg());
   cr_assert_eq(ts.n, 3);
   cr_expect_eq(ts.tasks[1].gpu_milli, 250);
   cr_expect_eq(ts.tasks[1].model_mask, 3u);
@@ -168,7 +150,7 @@ Test(trace, the_writer_round_trips) {
   testutil_tmpdir(dir, sizeof dir, "trace");
   snprintf(path, sizeof path, "%s/out.csv", dir);
   struct fleet_taskset a, b;
-  cr_assert_eq(fleet_trace_load(&a, fixture("fleet-tasks-generic.csv")), 0, "%s", err_msg());
+  cr_assert_eq(fleet_trace_load(&a, testutil_fixture("fleet-tasks-generic.csv")), 0, "%s", err_msg());
   cr_assert_eq(fleet_trace_write_csv(&a, path), 0, "%s", err_msg());
   cr_assert_eq(fleet_trace_load(&b, path), 0, "%s", err_msg());
   cr_assert_eq(a.n, b.n);
@@ -190,7 +172,7 @@ Test(trace, the_writer_round_trips) {
 
 Test(trace, compress_brings_arrivals_closer) {
   struct fleet_taskset ts;
-  cr_assert_eq(fleet_trace_load(&ts, fixture("fleet-tasks-good.csv")), 0, "%s", err_msg());
+  cr_assert_eq(fleet_trace_load(&ts, testutil_fixture("fleet-tasks-good.csv")), 0, "%s", err_msg());
   fleet_taskset_compress(&ts, 10);
   cr_expect_eq(ts.tasks[0].create_s, 0);
   cr_expect_eq(ts.tasks[5].create_s, 5);
@@ -239,7 +221,7 @@ Test(trace_real, the_four_task_lists_load_with_the_readme_counts) {
                {"openb_pod_list_gpuspec20.csv", 8152, 3078, true},
                {"openb_pod_list_multigpu30.csv", 8508, -1, false}};
   for (size_t k = 0; k < sizeof lists / sizeof *lists; k++) {
-    const char *path = trace_file(lists[k].file);
+    const char *path = testutil_trace_file(lists[k].file);
     if (!path)
       TEST_SKIP_OR_FAIL("the Alibaba trace is not in $GPUOPS_SHARED_DIR/data/alibaba-gpu-2023");
     struct fleet_taskset ts;
@@ -275,7 +257,7 @@ Test(trace, mutated_inputs_fail_cleanly) {
   rng_seed(&r, 1234);
   for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
     size_t len;
-    char *orig = slurp(fixture(files[k]), &len), *buf = malloc(len + 64);
+    char *orig = slurp(testutil_fixture(files[k]), &len), *buf = malloc(len + 64);
     for (int it = 0; it < 1500; it++) {
       memcpy(buf, orig, len);
       size_t n = len;

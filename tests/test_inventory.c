@@ -12,6 +12,7 @@
  *   5. malformed specs inline, for the rules that need no file of their own;
  *   6. I/O, limits, and quiet stderr.
  */
+#define _GNU_SOURCE /* nftw in testutil.h */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <stdio.h>
@@ -21,16 +22,9 @@
 #include "base/err.h"
 #include "catalog/mig.h"
 #include "inventory/inventory.h"
+#include "testutil.h"
 
 /* ---- 1. helpers ------------------------------------------------------------ */
-
-static const char *fixture(const char *name) {
-  static char path[1024];
-  const char *dir = getenv("GPUOPS_FIXTURES");
-  cr_assert_not_null(dir, "GPUOPS_FIXTURES is not set (run through ctest)");
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  return path;
-}
 
 static int load_text(struct inventory *inv, const char *text) {
   return inventory_load_yaml_buf(inv, text, strlen(text), "spec.yaml");
@@ -113,7 +107,7 @@ Test(inventory, default_fleet) {
 
 Test(spec, good_fixture_loads_with_exact_values) {
   struct inventory inv;
-  const char *path = fixture("fleet-good.yaml");
+  const char *path = testutil_fixture("fleet-good.yaml");
   int rc = inventory_load_yaml(&inv, path);
   cr_assert_eq(rc, 0, "%s", err_msg());
   cr_expect_str_eq(inv.name, "good-fleet");
@@ -190,7 +184,7 @@ Test(spec, good_fixture_loads_with_exact_values) {
 
 Test(spec, mixed_fixture_for_the_sim_backend) {
   struct inventory inv;
-  cr_assert_eq(inventory_load_yaml(&inv, fixture("fleet-mixed.yaml")), 0, "%s", err_msg());
+  cr_assert_eq(inventory_load_yaml(&inv, testutil_fixture("fleet-mixed.yaml")), 0, "%s", err_msg());
   cr_expect_str_eq(inv.name, "mixed");
   cr_expect_eq(inv.seed, 7);
   cr_assert_eq(inv.n_nodes, 3);
@@ -321,7 +315,7 @@ Test(spec, every_malformed_fixture_names_file_line_and_field) {
     const struct bad_fixture *b = &bad_fixtures[i];
     struct inventory inv;
     char path[1024];
-    snprintf(path, sizeof path, "%s", fixture(b->file));
+    snprintf(path, sizeof path, "%s", testutil_fixture(b->file));
     int rc = inventory_load_yaml(&inv, path);
     expect_error(rc, &inv, b->code, path, b->line, b->path, b->words);
     inventory_free(&inv);
@@ -532,10 +526,10 @@ Test(spec, fleet_size_limits) {
 
 Test(spec, nothing_reaches_stderr, .init = cr_redirect_stderr) {
   struct inventory inv;
-  cr_expect_eq(inventory_load_yaml(&inv, fixture("fleet-bad-syntax.yaml")), ERR_PARSE);
+  cr_expect_eq(inventory_load_yaml(&inv, testutil_fixture("fleet-bad-syntax.yaml")), ERR_PARSE);
   cr_expect_eq(load_text(&inv, "a: [1, 2\n"), ERR_PARSE);
   cr_expect_eq(load_text(&inv, "a: 1\na: 2\n"), ERR_PARSE);
-  cr_expect_eq(inventory_load_yaml(&inv, fixture("fleet-good.yaml")), 0);
+  cr_expect_eq(inventory_load_yaml(&inv, testutil_fixture("fleet-good.yaml")), 0);
   inventory_free(&inv);
   fflush(stderr);
   cr_expect_stderr_eq_str("");

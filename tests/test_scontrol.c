@@ -7,6 +7,7 @@
  * duplicate node, the multi-line format, bad numbers and GRES counts, empty
  * input — clear errors naming file:line and field, and an empty inventory.
  */
+#define _GNU_SOURCE /* nftw in testutil.h */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,16 +16,11 @@
 #include "base/err.h"
 #include "catalog/mig.h"
 #include "inventory/scontrol.h"
-
-static const char *fixture(const char *name) {
-  static char path[1024];
-  snprintf(path, sizeof path, "%s/%s", getenv("GPUOPS_FIXTURES"), name);
-  return path;
-}
+#include "testutil.h"
 
 Test(scontrol, good_fixture) {
   struct inventory inv;
-  cr_assert_eq(inventory_load_scontrol(&inv, fixture("scontrol-nodes.txt")), 0, "%s", err_msg());
+  cr_assert_eq(inventory_load_scontrol(&inv, testutil_fixture("scontrol-nodes.txt")), 0, "%s", err_msg());
   cr_assert_eq(inv.n_nodes, 5);
   cr_assert(strstr(inv.source, "scontrol:"), "%s", inv.source);
 
@@ -79,7 +75,7 @@ Test(scontrol, good_fixture) {
 
 static void bad(const char *file, int code, const char *words) {
   struct inventory inv;
-  cr_assert_eq(inventory_load_scontrol(&inv, fixture(file)), code, "%s: %s", file, err_msg());
+  cr_assert_eq(inventory_load_scontrol(&inv, testutil_fixture(file)), code, "%s: %s", file, err_msg());
   cr_assert(strstr(err_msg(), words), "%s: message '%s' lacks '%s'", file, err_msg(), words);
   cr_assert_eq(inv.n_nodes, 0);
   cr_assert_null(inv.nodes);

@@ -50,4 +50,30 @@ static inline void testutil_rmrf(const char *dir) {
   nftw(dir, testutil_remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Path of a file in tests/fixtures ($GPUOPS_FIXTURES, set by ctest). Four
+ * rotating buffers, so a call may use up to four paths at once. */
+static inline const char *testutil_fixture(const char *name) {
+  static char path[4][1024];
+  static int k;
+  const char *dir = getenv("GPUOPS_FIXTURES");
+  cr_assert_not_null(dir, "GPUOPS_FIXTURES is not set (run through ctest)");
+  k = (k + 1) % 4;
+  snprintf(path[k], sizeof path[k], "%s/%s", dir, name);
+  return path[k];
+}
+
+/* Path of a file of the Alibaba GPU trace in $GPUOPS_SHARED_DIR, or NULL
+ * when it is not there (callers skip, or fail under CI=true). */
+static inline const char *testutil_trace_file(const char *name) {
+  static char path[4][1024];
+  static int k;
+  const char *dir = getenv("GPUOPS_SHARED_DIR");
+  k = (k + 1) % 4;
+  snprintf(path[k], sizeof path[k], "%s/data/alibaba-gpu-2023/%s", dir ? dir : "../shared", name);
+  FILE *f = fopen(path[k], "r");
+  if (!f) return NULL;
+  fclose(f);
+  return path[k];
+}
+
 #endif
