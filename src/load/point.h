@@ -11,6 +11,7 @@
 #ifndef GPUOPS_LOAD_POINT_H
 #define GPUOPS_LOAD_POINT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,13 +50,16 @@ void load_point_of(const struct load_result *r, double sla_pct, struct load_poin
 /* --- output --- */
 
 /*
- * Write n points as a table (one row per point, latencies in ms), JSON (an
- * array of objects, latencies in us) or perf_analyzer-shaped CSV (latencies
+ * Write n points as a table (one row per point, latencies in ms), JSON
+ * (load_points_json) or perf_analyzer-shaped CSV (latencies
  * in us; server-side columns 0). best (-1: none) is marked in the table's
  * "sla" column. Returns 0, ERR_NOMEM or ERR_IO.
  */
 int load_points_write(FILE *out, const struct load_point *pts, int n, enum load_mode mode,
                       int best, bool with_sla, enum table_format fmt);
+
+/* The points as a JSON array (latencies in us); a new reference. */
+json_t *load_points_json(const struct load_point *pts, int n, enum load_mode mode, bool with_sla);
 
 /* perf_analyzer's -f header line for the mode, then one row per point (used by both outputs). */
 void load_points_csv(FILE *out, const struct load_point *pts, int n, enum load_mode mode);
