@@ -5,6 +5,11 @@
  * form), the same curve with seeded noise, a cliff, a range that meets
  * everywhere, a lowest load that misses, failed requests, unstable points and
  * a failing measurement. Deterministic: no server, no clock.
+ *
+ * End to end: the search through the load generator against fake_kserve (a
+ * server process on loopback with one worker and a fixed service time S), an
+ * M/D/1 queue under Poisson arrivals, whose p90 latency is known in closed
+ * form; the search must land within a stated band of the analytic rate.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -13,7 +18,11 @@
 #include "base/err.h"
 #include "base/rng.h"
 #include "load/range.h"
+#include "load/server.h"
 #include "load/sla.h"
+#include "load/sweep.h"
+#include <stdlib.h>
+#include <unistd.h>
 
 /* --- SLA strings --- */
 
@@ -201,5 +210,100 @@ Test(sla_search, measurement_error_is_returned_with_the_points_so_far) {
   cr_assert_eq(sla_search(&s, &r, measure, &y, &res), ERR_IO);
   cr_assert_eq(res.n, 5, "10 20 40 80 160 measured, 320 failed: %d", res.n);
   cr_assert_eq(best_load(&res), 160);
+  sla_result_free(&res);
+}
+
+/* --- end to end: an M/D/1 server --- */
+
+/*
+ * P(W <= t) for the FIFO M/D/1 queue's waiting time (arrival rate lam,
+ * service S; Erlang's formula): (1 - rho) sum_{k=0}^{floor(t/S)}
+ * [lam (k S - t)]^k / k! e^{-lam (k S - t)}. Fine for t/S up to ~10.
+ */
+static double md1_wait_cdf(double t, double lam, double S) {
+  double sum = 0;
+  for (int k = 0; k <= (int)floor(t / S); k++) {
+    double x = lam * (k * S - t), term = exp(-x);
+    for (int j = 1; j <= k; j++) term *= x / j;
+    sum += term;
+  }
+  return (1 - lam * S) * sum;
+}
+
+/* The highest rate whose sojourn time (wait + S) meets percentile q at limit L. */
+static double md1_rate_for(double S, double L, double q) {
+  double lo = 0, hi = 1 / S;
+  for (int i = 0; i < 60; i++) {
+    double mid = (lo + hi) / 2;
+    if (md1_wait_cdf(L - S, mid, S) >= q) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+Test(sla_e2e, md1_cdf_matches_known_values) {
+  /* rho = 0.5: P(W = 0) = 1 - rho; the mean wait rho S / (2 (1 - rho)) = S/2 */
+  cr_assert_float_eq(md1_wait_cdf(0, 0.5, 1), 0.5, 1e-12);
+  double mean = 0, dt = 0.001; /* E[W] = integral of 1 - F */
+  for (double t = 0; t < 12; t += dt) mean += (1 - md1_wait_cdf(t + dt / 2, 0.5, 1)) * dt;
+  cr_assert_float_eq(mean, 0.5, 2e-3, "mean wait %g", mean);
+}
+
+static void start_fake(struct load_server *srv, char *log, double service_us) {
+  const char *fake = getenv("GPUOPS_FAKE_KSERVE");
+  cr_assert_not_null(fake, "GPUOPS_FAKE_KSERVE not set: run through ctest");
+  int fd = mkstemp(log);
+  cr_assert_geq(fd, 0);
+  close(fd);
+  char us[32];
+  snprintf(us, sizeof us, "%g", service_us);
+  char *argv[] = {(char *)fake, "serve", "/models/md1", "--listen", "127.0.0.1:0",
+                  "--service-us", us, NULL};
+  cr_assert_eq(load_server_start(argv, NULL, log, 10, srv), 0, "%s", err_msg());
+}
+
+/*
+ * S = 4 ms configured; the server's real occupancy per request (S plus its
+ * HTTP work) is measured first with a closed loop of 4, which keeps the one
+ * worker always busy, so throughput = 1 / S_eff. The search runs Poisson
+ * arrivals over 10%..120% of 1/S_eff in steps of 2%, SLA p90 <= 5 S_eff. The
+ * analytic M/D/1 answer for that SLA is about 0.77 / S_eff; the found rate must
+ * be within -30%..+25% of it (the worker is not strictly FIFO and this machine
+ * is shared), and never above capacity.
+ */
+Test(sla_e2e, search_finds_the_md1_rate, .timeout = 110) {
+  struct load_server srv;
+  char log[] = "/tmp/gpuops-test-sla-XXXXXX";
+  start_fake(&srv, log, 4000);
+  char url[256];
+  snprintf(url, sizeof url, "%s/v2/models/md1/infer", srv.url);
+  static const char body[] = "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,16],\"datatype\":"
+                             "\"FP32\",\"data\":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15]}]}";
+  struct load_config c;
+  load_config_defaults(&c);
+  c.url = url, c.method = "POST", c.body = body, c.body_len = strlen(body);
+  c.mode = LOAD_CLOSED, c.concurrency = 4, c.duration_s = 1;
+  struct load_point busy;
+  struct load_sweep sw = {&c, 0, NULL};
+  cr_assert_eq(load_sweep_measure(&sw, 4, &busy), 0, "%s", err_msg());
+  double S = 1 / busy.throughput, mu = busy.throughput;
+  cr_assert(S > 0.004 && S < 0.008, "occupancy %g ms", S * 1e3);
+
+  struct sla sla = {90, (int64_t)(5 * S * 1e9)};
+  double want = md1_rate_for(S, 5 * S, 0.90);
+  c.mode = LOAD_OPEN, c.poisson = true, c.seed = 3, c.window_s = 1, c.duration_s = 5;
+  c.percentile = 90;
+  sw.sla_pct = 90;
+  struct load_range r = {round(0.1 * mu), round(1.2 * mu), round(0.02 * mu)};
+  struct sla_result res;
+  cr_assert_eq(sla_search(&sla, &r, load_sweep_measure, &sw, &res), 0, "%s", err_msg());
+  load_server_stop(&srv, 5);
+  unlink(log);
+  cr_assert_geq(res.best, 0, "the lowest rate should meet p90 <= %.1f ms", 5 * S * 1e3);
+  double got = res.points[res.best].load;
+  cr_log_info("S_eff %.3f ms, analytic %.1f req/s, found %.1f req/s in %d points", S * 1e3, want,
+              got, res.n);
+  cr_assert(got >= 0.7 * want && got <= 1.25 * want, "found %.1f req/s, analytic %.1f", got, want);
+  cr_assert_leq(got, mu * 1.02, "above the server's capacity %.1f", mu);
   sla_result_free(&res);
 }
