@@ -24,6 +24,7 @@ const struct cli_command cli_commands[] = {
     {"load", "HTTP load generator: open/closed loop, latency free of coordinated omission", cmd_load},
     {"model", "model directories (config.json + safetensors): create random weights, info, run on the CPU", cmd_model},
     {"sim", "simulated fleet: inject and clear faults seen by every gpuops process", cmd_sim},
+    {"tune", "find the serve configuration with the highest throughput meeting a latency SLA", cmd_tune},
     {0},
 };
 

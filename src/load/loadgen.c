@@ -60,7 +60,7 @@ static int check_config(const struct load_config *c) {
     return err_set(ERR_INVALID, "load: connections %d out of range 1..100000", c->connections);
   if (!(c->duration_s > 0) || c->warmup_s < 0 || c->window_s < 0 || !(c->timeout_s > 0))
     return err_set(ERR_INVALID, "load: duration and timeout must be > 0, warm-up and window >= 0");
-  if (c->window_s > 0 && c->duration_s < 3 * c->window_s)
+  if (c->window_s > 0 && c->duration_s + 1e-9 < 3 * c->window_s)
     return err_set(ERR_INVALID, "load: duration %gs holds fewer than 3 windows of %gs",
                    c->duration_s, c->window_s);
   if (!(c->percentile > 0 && c->percentile <= 100))

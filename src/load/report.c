@@ -96,7 +96,8 @@ static int write_json(FILE *out, const struct load_config *c, const struct load_
   json_object_set_new(o, "url", json_string(c->url));
   json_object_set_new(o, "mode", json_string(mode_name(r)));
   if (r->mode == LOAD_OPEN) {
-    json_object_set_new(o, "rate_rps", json_real(c->rate));
+    json_object_set_new(o, "rate_rps", json_real(r->offered)); /* a schedule's: 1 / mean gap */
+    json_object_set_new(o, "schedule_gaps", json_integer((json_int_t)c->n_gaps));
     json_object_set_new(o, "poisson", json_boolean(c->poisson));
     json_object_set_new(o, "connections", json_integer(c->connections));
   } else {

@@ -16,7 +16,9 @@
  * Usage: fake_kserve [serve] MODEL_DIR [--listen 127.0.0.1:0] [--name N]
  *   [--service-us S] [--max-batch-size B] [--max-queue-delay-us U]
  *   [--instances I] [--device D] [--preferred-batch-size L] [--max-queue-size Q]
- * Prints "fake_kserve: listening on http://127.0.0.1:PORT" on stdout when
+ * The environment variable FAKE_KSERVE_SERVICE_US sets the default service
+ * time (for tests that start it through the tuner, which passes only serve's
+ * flags). Prints "fake_kserve: listening on http://127.0.0.1:PORT" on stdout when
  * ready; SIGTERM stops it. The model has one FP32 input "input" of shape
  * [-1, 16]; infer bodies are checked (JSON data length, or the binary
  * extension's header length and sizes) and answered 400 when wrong.
@@ -52,6 +54,8 @@ static void on_term(int sig) {
 
 static int parse_args(int argc, char **argv) {
   int i = 1;
+  const char *env = getenv("FAKE_KSERVE_SERVICE_US");
+  if (env) opt.service_us = atof(env);
   if (i < argc && !strcmp(argv[i], "serve")) i++;
   if (i >= argc) return -1;
   const char *dir = argv[i++], *base = strrchr(dir, '/');
