@@ -31,15 +31,18 @@
  *             that tiles running together share A and W in L2, the producer
  *             running ahead into the next tile while the consumers write the
  *             last one.
- *   5-auto    variant 4's kernel with the tile chosen by shape: when 128x256
+ *   5-overlap variant 4 with one wgmma group left in flight: a consumer issues
+ *             k-tile kt, waits only for kt-1 (wgmma.wait_group 1) and frees
+ *             kt-1's stage, so the tensor cores never drain between k-tiles.
+ *   6-auto    variant 5's kernel with the tile chosen by shape: when 128x256
  *             tiles would leave SMs idle (skinny M, small N), 64-row tiles
  *             (one consumer group) and N of 128/64/32 so that every SM streams
  *             its share of W, with more stages to keep bytes in flight.
- * CUDAPLUGIN_GEMM_BEST picks 5 on sm_90, else 3. The vendor row is cuBLASLt
+ * CUDAPLUGIN_GEMM_BEST picks 6 on sm_90, else 3. The vendor row is cuBLASLt
  * (vendor_gemm_bf16, dlopen'ed at first use).
  *
  * Shapes: 0-3 take any M, N, K (bounds-checked; 3 needs K % 8 == 0 for
- * 16-byte copies); 4 and 5 need K % 8 == 0 (TMA strides are multiples of 16
+ * 16-byte copies); 4-6 need K % 8 == 0 (TMA strides are multiples of 16
  * bytes) and 16-byte aligned pointers; partial tiles are zero-filled by TMA
  * and masked in the epilogue.
  *
@@ -290,7 +293,7 @@ __global__ void __launch_bounds__(256) gemm_mma(const bf16 *A, const bf16 *W, co
       }
 }
 
-/* ---- 4/5-wgmma: PTX helpers ---------------------------------------------------------- */
+/* ---- 4-6 wgmma: PTX helpers ---------------------------------------------------------- */
 
 __device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count));
@@ -357,7 +360,7 @@ __device__ __forceinline__ void wgmma_tile(float (&d)[BN / 2], uint64_t da, uint
   if constexpr (BN == 32) wgmma_m64n32k16(d, da, db, sc);
 }
 
-/* ---- 4/5-wgmma: the kernel --------------------------------------------------------- */
+/* ---- 4-6 wgmma: the kernel --------------------------------------------------------- */
 
 enum { WG_BK = 64, WG_GROUP_M = 16 };
 
@@ -421,7 +424,7 @@ __device__ __forceinline__ void wg_store(const float (&d)[BN / 2], const bf16 *b
  * (the empty barrier counts one arrival per consumer group). Both sides walk the same
  * (stage, phase) sequence, so no other coordination is needed.
  */
-template <int BN, int NCONS, int STAGES>
+template <int BN, int NCONS, int STAGES, bool OVERLAP>
 __global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES>::THREADS, 1)
     gemm_wgmma(const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmW,
                const bf16 *bias, bf16 *C, int M, int N, int K, int epi) {
@@ -459,7 +462,7 @@ __global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES>::THREADS, 1)
     }
   } else {
     if constexpr (NCONS == 2) reg_alloc<232>();
-    int c = wg - 1, stage = 0, phase = 0;
+    int c = wg - 1, stage = 0, phase = 0, prev = 0;
     float d[BN / 2] = {};
     for (int t = blockIdx.x; t < ntiles; t += gridDim.x) {
       int tm, tn;
@@ -473,16 +476,27 @@ __global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES>::THREADS, 1)
         for (int kk = 0; kk < WG_BK / 16; kk++)
           wgmma_tile<BN>(d, da + 2 * kk, db + 2 * kk, (kt | kk) != 0);
         wgmma_commit();
-        wgmma_wait<0>();
-        if (threadIdx.x % 128 == 0) mbar_arrive(empty + 8 * stage);
+        if constexpr (OVERLAP) {
+          /* k-tile kt-1 is done once at most one group (kt's) is pending: free its stage */
+          wgmma_wait<1>();
+          if (kt > 0 && threadIdx.x % 128 == 0) mbar_arrive(empty + 8 * prev);
+          prev = stage;
+        } else {
+          wgmma_wait<0>();
+          if (threadIdx.x % 128 == 0) mbar_arrive(empty + 8 * stage);
+        }
         if (++stage == STAGES) stage = 0, phase ^= 1;
+      }
+      if constexpr (OVERLAP) {
+        wgmma_wait<0>();
+        if (threadIdx.x % 128 == 0) mbar_arrive(empty + 8 * prev);
       }
       wg_store<BN>(d, bias, C, M, N, tm * cfg::BM + c * 64, tn * BN, epi);
     }
   }
 }
 
-/* ---- 4/5-wgmma: tensor maps and launch ------------------------------------------------ */
+/* ---- 4-6 wgmma: tensor maps and launch ------------------------------------------------ */
 
 static PFN_cuTensorMapEncodeTiled_v12000 encode_tiled;
 static pthread_once_t encode_once = PTHREAD_ONCE_INIT;
@@ -553,7 +567,7 @@ static int sm_count(void) {
   return n;
 }
 
-template <int BN, int NCONS, int STAGES>
+template <int BN, int NCONS, int STAGES, bool OVERLAP = true>
 static int wgmma_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
                         int K, int epi, cudaStream_t st, char *errbuf, size_t errlen) {
   using cfg = wg_cfg<BN, NCONS, STAGES>;
@@ -561,7 +575,7 @@ static int wgmma_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C,
   int rc = tmap_get(A, M, K, cfg::BM, &ta, errbuf, errlen);
   if (!rc) rc = tmap_get(W, N, K, BN, &tw, errbuf, errlen);
   if (rc) return rc;
-  auto kern = gemm_wgmma<BN, NCONS, STAGES>;
+  auto kern = gemm_wgmma<BN, NCONS, STAGES, OVERLAP>;
   static bool attr_set; /* per instantiation */
   if (!attr_set) {
     cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, cfg::SMEM);
@@ -573,7 +587,7 @@ static int wgmma_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C,
   return klaunch_check("gemm (wgmma)", errbuf, errlen);
 }
 
-/* Variant 5's choice: the widest tile that still gives every SM work (at least ~90 % of
+/* Variant 6's choice: the widest tile that still gives every SM work (at least ~90 % of
    the SMs busy in the first wave), else the narrowest. */
 static int wgmma_auto(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N, int K,
                       int epi, cudaStream_t st, char *errbuf, size_t errlen) {
@@ -734,7 +748,7 @@ extern "C" int kc_gemm_bf16(int variant, const void *a, const void *w, const voi
   bf16 *C = (bf16 *)c;
   cudaStream_t st = kstream(s);
   bool aligned = ((uintptr_t)a % 16 == 0) && ((uintptr_t)w % 16 == 0) && k % 8 == 0;
-  if (variant == CUDAPLUGIN_GEMM_BEST) variant = is_sm90() && aligned ? 5 : aligned ? 3 : 2;
+  if (variant == CUDAPLUGIN_GEMM_BEST) variant = is_sm90() && aligned ? 6 : aligned ? 3 : 2;
   switch (variant) {
     case 0: {
       dim3 b(32, 8), g((n + 31) / 32, (m + 7) / 8);
@@ -763,12 +777,15 @@ extern "C" int kc_gemm_bf16(int variant, const void *a, const void *w, const voi
     }
     case 4:
     case 5:
-      if (!is_sm90()) return KUNSUP(errbuf, errlen, "gemm %d-wgmma needs an sm_90 GPU (Hopper)", variant);
+    case 6:
+      if (!is_sm90()) return KUNSUP(errbuf, errlen, "gemm %d needs an sm_90 GPU (Hopper)", variant);
       if (!aligned) return KUNSUP(errbuf, errlen, "gemm wgmma needs K %% 8 == 0 and 16-byte aligned rows");
       if (variant == 4)
-        return wgmma_launch<256, 2, 4>(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
+        return wgmma_launch<256, 2, 4, false>(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
+      if (variant == 5)
+        return wgmma_launch<256, 2, 4, true>(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
       return wgmma_auto(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
-    default: return KBAD(errbuf, errlen, "gemm: unknown variant %d (0..5, or -1 for the best)", variant);
+    default: return KBAD(errbuf, errlen, "gemm: unknown variant %d (0..6, or -1 for the best)", variant);
   }
 }
 
