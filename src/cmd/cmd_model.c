@@ -16,6 +16,7 @@
 #include "base/timeutil.h"
 #include "cmd/cli.h"
 #include "cmd/commands.h"
+#include "serve/infer.h"
 #include "serve/mlp_cpu.h"
 #include "serve/model.h"
 
@@ -38,22 +39,45 @@ static int parse_layers(const char *s, int *w) {
   return n;
 }
 
+/* A test model (identity, sleep) from the create flags. */
+static int create_test(const char *dir, const char *type, int width, const char *datatype,
+                       int service_us, int per_row_us, int mbs) {
+  enum st_dtype io;
+  if (width < 1) return cli_usage_error("model create", "--type %s needs --width N (>= 1)", type);
+  if (infer_dtype_parse(datatype, &io))
+    return cli_usage_error("model create", "--datatype '%s': use a protocol datatype (FP32, FP16, INT8, ...)",
+                           datatype);
+  struct model_config cfg;
+  int rc = model_config_test(&cfg, type, width, io, service_us, per_row_us);
+  if (rc) return cli_fail("model create", rc);
+  cfg.max_batch_size = mbs;
+  if ((rc = model_create(dir, &cfg, 0))) return cli_fail("model create", rc);
+  printf("wrote %s (%s, width %d, %s)\n", dir, type, width, datatype);
+  return 0;
+}
+
 static int model_create_cmd(int argc, char **argv) {
-  const char *type = "mlp", *layers = NULL, *dtype = "bf16";
-  int seed = 1, mbs = 64;
+  const char *type = "mlp", *layers = NULL, *dtype = "bf16", *datatype = "FP32";
+  int seed = 1, mbs = 64, width = 0, service_us = 0, per_row_us = 0;
   const struct cli_option opts[] = {
-      {"type", 0, CLI_ARG_STRING, &type, "TYPE", "model family (mlp)"},
-      {"layers", 0, CLI_ARG_STRING, &layers, "W0,W1,...", "widths: input, hidden..., output"},
-      {"seed", 0, CLI_ARG_INT, &seed, "S", "random seed (default 1): same seed, same bytes"},
-      {"dtype", 0, CLI_ARG_STRING, &dtype, "bf16|f32", "weight dtype (default bf16)"},
+      {"type", 0, CLI_ARG_STRING, &type, "TYPE",
+       "mlp (default), or the test models identity (y = x) and sleep (y = x after a fixed time)"},
+      {"layers", 0, CLI_ARG_STRING, &layers, "W0,W1,...", "mlp: widths: input, hidden..., output"},
+      {"seed", 0, CLI_ARG_INT, &seed, "S", "mlp: random seed (default 1): same seed, same bytes"},
+      {"dtype", 0, CLI_ARG_STRING, &dtype, "bf16|f32", "mlp: weight dtype (default bf16)"},
+      {"width", 0, CLI_ARG_INT, &width, "N", "identity, sleep: columns of the input and output"},
+      {"datatype", 0, CLI_ARG_STRING, &datatype, "DT", "identity, sleep: their datatype (default FP32)"},
+      {"service-us", 0, CLI_ARG_INT, &service_us, "U", "sleep: time per batch (µs)"},
+      {"per-row-us", 0, CLI_ARG_INT, &per_row_us, "U", "sleep: time per row on top (µs)"},
       {"max-batch-size", 0, CLI_ARG_INT, &mbs, "N",
        "max_batch_size written to config.json (default 64)"},
       {0}};
   const struct cli_spec spec = {
       "model create",
-      "--layers W0,W1,... -o DIR [options]",
-      "Write a random-weight model directory (config.json + model.safetensors),\n"
-      "weights ~ U(-1/sqrt(K), 1/sqrt(K)) as PyTorch's Linear initializes them.",
+      "[--type mlp] --layers W0,W1,... | --type identity|sleep --width N  -o DIR [options]",
+      "Write a model directory: an MLP with random weights (config.json + model.safetensors),\n"
+      "weights ~ U(-1/sqrt(K), 1/sqrt(K)) as PyTorch's Linear initializes them; or a test model\n"
+      "(config.json only) for the server's benchmarks and the load generator's tests.",
       CLI_OUTPUT,
       opts,
       0,
@@ -61,13 +85,15 @@ static int model_create_cmd(int argc, char **argv) {
   struct cli_common c;
   int npos, rc = cli_parse(&spec, argc, argv, &c, &npos);
   if (rc) return rc < 0 ? 0 : rc;
-  if (strcmp(type, "mlp"))
-    return cli_usage_error("model create", "--type '%s': only mlp is known", type);
-  if (!layers) return cli_usage_error("model create", "--layers is required (e.g. 1024,4096,1024)");
   if (!c.output) return cli_usage_error("model create", "-o DIR is required");
+  if (mbs < 1) return cli_usage_error("model create", "--max-batch-size must be >= 1");
+  if (!strcmp(type, "identity") || !strcmp(type, "sleep"))
+    return create_test(c.output, type, width, datatype, service_us, per_row_us, mbs);
+  if (strcmp(type, "mlp"))
+    return cli_usage_error("model create", "--type '%s': use mlp, identity or sleep", type);
+  if (!layers) return cli_usage_error("model create", "--layers is required (e.g. 1024,4096,1024)");
   if (strcmp(dtype, "bf16") && strcmp(dtype, "f32"))
     return cli_usage_error("model create", "--dtype '%s': use bf16 or f32", dtype);
-  if (mbs < 1) return cli_usage_error("model create", "--max-batch-size must be >= 1");
   int w[MODEL_MAX_LAYERS], n = parse_layers(layers, w);
   if (n < 0) return cli_fail("model create", n);
   struct model_config cfg;
@@ -176,6 +202,11 @@ static int model_run_cmd(int argc, char **argv) {
   struct mlp_cpu r = {0};
   float *x = NULL, *y = NULL;
   if ((rc = model_load(&m, argv[1]))) return cli_fail("model run", rc);
+  if (!model_config_is_mlp(&m.config)) {
+    model_free(&m);
+    return cli_usage_error("model run", "%s is a '%s' test model: serve it with gpuops serve",
+                           argv[1], m.config.type);
+  }
   if ((rc = mlp_cpu_init(&r, &m, batch))) goto out;
   size_t nin = (size_t)batch * (size_t)r.widths[0],
          nout = (size_t)batch * (size_t)r.widths[r.n_layers];
