@@ -203,9 +203,10 @@ static int model_run_cmd(int argc, char **argv) {
   float *x = NULL, *y = NULL;
   if ((rc = model_load(&m, argv[1]))) return cli_fail("model run", rc);
   if (!model_config_is_mlp(&m.config)) {
+    rc = cli_usage_error("model run", "%s is a '%s' test model: serve it with gpuops serve",
+                         argv[1], m.config.type);
     model_free(&m);
-    return cli_usage_error("model run", "%s is a '%s' test model: serve it with gpuops serve",
-                           argv[1], m.config.type);
+    return rc;
   }
   if ((rc = mlp_cpu_init(&r, &m, batch))) goto out;
   size_t nin = (size_t)batch * (size_t)r.widths[0],
