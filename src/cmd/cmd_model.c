@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/jsonio.h"
 #include "base/rng.h"
 #include "base/table.h"
 #include "base/timeutil.h"
@@ -176,16 +177,69 @@ static int run_timed(struct mlp_cpu *r, const float *x, int batch, float *y, int
   return rc;
 }
 
+/*
+ * --input FILE: a KServe v2 infer request (JSON, FP32 input [B, in]) through the
+ * plain double-precision reference, printed as the server's response would be:
+ * the check the server's answers are compared with.
+ */
+static int run_request(const struct model *m, const char *path) {
+  json_t *doc = NULL;
+  char *text = NULL;
+  struct infer_request q = {0};
+  struct mlp_cpu r = {0};
+  float *y = NULL;
+  struct infer_buf b = {0};
+  int rc = jsonio_load_file(path, &doc);
+  if (rc) goto out;
+  text = json_dumps(doc, JSON_COMPACT);
+  if (!text) {
+    rc = err_set(ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  if ((rc = infer_request_parse(&q, text, strlen(text), -1))) goto out;
+  const struct infer_tensor *x = &q.inputs[0];
+  if (q.n_inputs != 1 || x->dtype != ST_F32 || x->ndim != 2 || x->shape[0] < 1 ||
+      x->shape[1] != m->config.widths[0]) {
+    rc = err_set(ERR_INVALID, "%s: need one FP32 input of shape [B, %d]", path, m->config.widths[0]);
+    goto out;
+  }
+  int rows = (int)x->shape[0], nout = m->config.widths[m->config.n_widths - 1];
+  if ((rc = mlp_cpu_init(&r, m, rows))) goto out;
+  if (!(y = malloc(sizeof *y * (size_t)rows * (size_t)nout))) {
+    rc = err_set(ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  if ((rc = mlp_cpu_reference(&r, x->data, rows, y))) goto out;
+  struct infer_tensor t = {.name = "OUTPUT0", .dtype = ST_F32, .ndim = 2, .data = y};
+  t.shape[0] = rows, t.shape[1] = nout;
+  t.numel = (uint64_t)rows * (uint64_t)nout, t.nbytes = t.numel * sizeof *y;
+  bool binary = false;
+  struct infer_response resp = {"reference", "1", q.id, 1, &t, &binary};
+  size_t hlen;
+  if (!(rc = infer_response_write(&b, &resp, &hlen))) printf("%s\n", b.p);
+out:
+  infer_buf_free(&b);
+  free(y);
+  mlp_cpu_free(&r);
+  infer_request_free(&q);
+  free(text);
+  json_decref(doc);
+  return rc;
+}
+
 static int model_run_cmd(int argc, char **argv) {
   int batch = 1, seed = 1, iters = 10;
+  const char *input = NULL;
   const struct cli_option opts[] = {
+      {"input", 0, CLI_ARG_STRING, &input, "FILE",
+       "a KServe v2 infer request (JSON): print the reference's response instead"},
       {"batch", 0, CLI_ARG_INT, &batch, "B", "rows per batch (default 1)"},
       {"seed", 0, CLI_ARG_INT, &seed, "S", "seed of the random input ~ U(-1, 1) (default 1)"},
       {"iters", 0, CLI_ARG_INT, &iters, "N", "timed batches after one warm-up (default 10)"},
       {0}};
   const struct cli_spec spec = {
       "model run",
-      "DIR [--batch B] [--seed S] [--iters N]",
+      "DIR [--batch B] [--seed S] [--iters N] | DIR --input REQUEST.json",
       "Run random input through the CPU runtime; print an output checksum and the time per "
       "batch.",
       0,
@@ -207,6 +261,11 @@ static int model_run_cmd(int argc, char **argv) {
                          argv[1], m.config.type);
     model_free(&m);
     return rc;
+  }
+  if (input) {
+    rc = run_request(&m, input);
+    model_free(&m);
+    return rc ? cli_fail("model run", rc) : 0;
   }
   if ((rc = mlp_cpu_init(&r, &m, batch))) goto out;
   size_t nin = (size_t)batch * (size_t)r.widths[0],
