@@ -6,10 +6,12 @@
  * everywhere, a lowest load that misses, failed requests, unstable points and
  * a failing measurement. Deterministic: no server, no clock.
  *
- * End to end: the search through the load generator against fake_kserve (a
- * server process on loopback with one worker and a fixed service time S), an
- * M/D/1 queue under Poisson arrivals, whose p90 latency is known in closed
- * form; the search must land within a stated band of the analytic rate.
+ * End to end: the search through the load generator against `gpuops serve`
+ * (a separate process on loopback) running the "sleep" test model with
+ * max_batch_size 1 and one instance: one executor busy a fixed service time
+ * S per request, an M/D/1 queue under Poisson arrivals, whose p90 latency is
+ * known in closed form; the search must land within a stated band of the
+ * analytic rate.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -18,6 +20,7 @@
 #include "base/err.h"
 #include "base/rng.h"
 #include "load/range.h"
+#include "load/payload.h"
 #include "load/server.h"
 #include "load/sla.h"
 #include "load/sweep.h"
@@ -249,22 +252,35 @@ Test(sla_e2e, md1_cdf_matches_known_values) {
   cr_assert_float_eq(mean, 0.5, 2e-3, "mean wait %g", mean);
 }
 
-static void start_fake(struct load_server *srv, char *log, double service_us) {
-  const char *fake = getenv("GPUOPS_FAKE_KSERVE");
-  cr_assert_not_null(fake, "GPUOPS_FAKE_KSERVE not set: run through ctest");
-  int fd = mkstemp(log);
-  cr_assert_geq(fd, 0);
-  close(fd);
-  char us[32];
-  snprintf(us, sizeof us, "%g", service_us);
-  char *argv[] = {(char *)fake, "serve", "/models/md1", "--listen", "127.0.0.1:0",
-                  "--service-us", us, NULL};
-  cr_assert_eq(load_server_start(argv, NULL, log, 10, srv), 0, "%s", err_msg());
+/* `gpuops model create --type sleep` into dir, then `gpuops serve dir` with batches of 1. */
+static void start_sleep_server(struct load_server *srv, char *dir, char *log, int service_us) {
+  const char *bin = getenv("GPUOPS_BIN");
+  cr_assert_not_null(bin, "GPUOPS_BIN not set: run through ctest");
+  cr_assert_not_null(mkdtemp(dir));
+  char cmd[1024], model[512];
+  snprintf(model, sizeof model, "%s/md1", dir);
+  snprintf(cmd, sizeof cmd, "'%s' model create --type sleep --width 16 --service-us %d -o '%s' >/dev/null",
+           bin, service_us, model);
+  cr_assert_eq(system(cmd), 0, "%s", cmd);
+  snprintf(log, 600, "%s/serve.log", dir);
+  char *argv[] = {(char *)bin, "serve", model, "--listen", "127.0.0.1:0", "--max-batch-size", "1",
+                  "--instances", "1", "--device", "cpu", NULL};
+  cr_assert_eq(load_server_start(argv, NULL, log, 20, srv), 0, "%s", err_msg());
+}
+
+/* Random infer bodies for the model, from its metadata (as gpuops load --model makes them). */
+static void bodies_for(const char *base, struct payload_set *ps) {
+  json_t *meta;
+  struct payload_model m;
+  cr_assert_eq(payload_fetch(base, "md1", 5, &meta), 0, "%s", err_msg());
+  cr_assert_eq(payload_model_parse(meta, 1, NULL, &m), 0, "%s", err_msg());
+  json_decref(meta);
+  cr_assert_eq(payload_generate(&m, 8, false, 1, ps), 0, "%s", err_msg());
 }
 
 /*
- * S = 4 ms configured; the server's real occupancy per request (S plus its
- * HTTP work) is measured first with a closed loop of 4, which keeps the one
+ * S = 4 ms configured; the executor's real occupancy per request (S plus the
+ * server's work) is measured first with a closed loop of 4, which keeps the one
  * worker always busy, so throughput = 1 / S_eff. The search runs Poisson
  * arrivals over 10%..120% of 1/S_eff in steps of 2%, SLA p90 <= 5 S_eff. The
  * analytic M/D/1 answer for that SLA is about 0.77 / S_eff; the found rate must
@@ -273,15 +289,17 @@ static void start_fake(struct load_server *srv, char *log, double service_us) {
  */
 Test(sla_e2e, search_finds_the_md1_rate, .timeout = 110) {
   struct load_server srv;
-  char log[] = "/tmp/gpuops-test-sla-XXXXXX";
-  start_fake(&srv, log, 4000);
+  char dir[] = "/tmp/gpuops-test-sla-XXXXXX", log[600];
+  start_sleep_server(&srv, dir, log, 4000);
   char url[256];
   snprintf(url, sizeof url, "%s/v2/models/md1/infer", srv.url);
-  static const char body[] = "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,16],\"datatype\":"
-                             "\"FP32\",\"data\":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15]}]}";
+  struct payload_set ps;
+  bodies_for(srv.url, &ps);
+  static const char *hdr[] = {"Content-Type: application/json"};
   struct load_config c;
   load_config_defaults(&c);
-  c.url = url, c.method = "POST", c.body = body, c.body_len = strlen(body);
+  c.url = url, c.method = "POST", c.bodies = ps.bodies, c.n_bodies = ps.n;
+  c.headers = hdr, c.n_headers = 1;
   c.mode = LOAD_CLOSED, c.concurrency = 4, c.duration_s = 1;
   struct load_point busy;
   struct load_sweep sw = {&c, 0, NULL};
@@ -297,8 +315,10 @@ Test(sla_e2e, search_finds_the_md1_rate, .timeout = 110) {
   struct load_range r = {round(0.1 * mu), round(1.2 * mu), round(0.02 * mu)};
   struct sla_result res;
   cr_assert_eq(sla_search(&sla, &r, load_sweep_measure, &sw, &res), 0, "%s", err_msg());
-  load_server_stop(&srv, 5);
-  unlink(log);
+  cr_assert_eq(load_server_stop(&srv, 10), 0, "the server drains and exits 0 on SIGTERM");
+  payload_set_free(&ps);
+  snprintf(url, sizeof url, "rm -rf '%s'", dir);
+  cr_assert_eq(system(url), 0);
   cr_assert_geq(res.best, 0, "the lowest rate should meet p90 <= %.1f ms", 5 * S * 1e3);
   double got = res.points[res.best].load;
   cr_log_info("S_eff %.3f ms, analytic %.1f req/s, found %.1f req/s in %d points", S * 1e3, want,

@@ -72,15 +72,21 @@ static void log_tail(const char *path, char *buf, size_t len) {
   fclose(f);
 }
 
-/* The URL from the first "listening on http://..." line of the log; false when not there yet. */
+/*
+ * The URL from the first ready line of the log ("... listening on http://..."
+ * as the exporter prints it, or "... ready at http://..." as gpuops serve
+ * does); false when not there yet.
+ */
 static bool find_ready_line(const char *path, char *url, size_t len) {
+  static const char *marks[] = {"listening on http://", "ready at http://"};
   FILE *f = fopen(path, "r");
   char line[512];
   bool found = false;
   while (f && !found && fgets(line, sizeof line, f)) {
-    char *at = strstr(line, "listening on http://");
+    char *at = NULL;
+    for (int m = 0; m < 2 && !at; m++)
+      if ((at = strstr(line, marks[m]))) at += strlen(marks[m]) - strlen("http://");
     if (!at) continue;
-    at += strlen("listening on ");
     size_t n = strcspn(at, " \t\r\n,;()");
     if (n > 0 && n < len) {
       memcpy(url, at, n);

@@ -2,7 +2,8 @@
  * server.h — a server under test as a separate process: start a command (the
  * tuner starts `gpuops serve MODEL_DIR --listen 127.0.0.1:0 ...`), pinned to
  * a CPU set, with its stdout and stderr going to a log file; find the
- * address it bound in its "listening on http://HOST:PORT" line; wait for
+ * address it bound in its ready line ("listening on http://HOST:PORT", or
+ * gpuops serve's "ready at http://HOST:PORT"); wait for
  * GET /v2/health/ready to answer 200; stop it with SIGTERM (SIGKILL when it
  * does not exit in time). The load generator runs in this process, never in
  * the server's.

@@ -4,7 +4,8 @@
 # bad input (ranges, SLA strings, schedules with file:line, option clashes)
 # exits 2 with the reason; an unreachable server exits 3; --model bodies
 # (JSON and binary) are accepted by the server, which checks their shape;
-# an unknown model is a clear error; a sweep gives one row per load and a
+# an unknown model is a clear error; the real gpuops serve accepts both
+# encodings too; a sweep gives one row per load and a
 # chart; a fixed schedule sends its count; an SLA no load can meet exits 1,
 # and one every load meets reports the top of the range.
 # No timing is asserted beyond the server's 2 ms service time vs a 1 ms SLA.
@@ -64,6 +65,21 @@ done
 err=$(gpuops load "$base" --model nope --duration 0.5 2>&1); rc=$?
 [ $rc = 2 ] || fail "unknown model: exit $rc, want 2 ($err)"
 grep -q "no model 'nope'" <<<"$err" || fail "unknown model: $err"
+
+# The real server (a sleep model, 100 us per batch) takes both encodings.
+gpuops model create --type sleep --width 16 --service-us 100 -o "$tmp/sl" >/dev/null || fail "model create"
+gpuops serve "$tmp/sl" --listen 127.0.0.1:0 --device cpu >"$tmp/serve.out" 2>&1 &
+spid=$!
+for _ in $(seq 100); do grep -q "ready at" "$tmp/serve.out" && break; sleep 0.1; done
+sbase=$(sed -n 's/.*ready at \(http[^ ]*\).*/\1/p' "$tmp/serve.out")
+[ -n "$sbase" ] || { kill $spid; fail "gpuops serve did not start: $(cat "$tmp/serve.out")"; }
+for enc in "" --binary; do
+  gpuops load "$sbase" --model sl --batch 3 $enc --concurrency 4 --duration 0.5 --format json \
+    -o "$tmp/m.json" 2>"$tmp/err" || { kill $spid; fail "serve --model $enc: exit $? $(cat "$tmp/err")"; }
+  grep -q '"http_4xx": 0' "$tmp/m.json" || { kill $spid; fail "serve rejected $enc bodies"; }
+  grep -q '"ok": 0,' "$tmp/m.json" && { kill $spid; fail "serve --model $enc: no answer"; }
+done
+kill $spid; wait $spid 2>/dev/null
 
 # A sweep: one CSV row per concurrency (perf_analyzer's columns), and a chart.
 gpuops load "$base/v2/health/ready" --concurrency-range 1:3 --window 0.2 --duration 0.6 \

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# test_tune.sh — `gpuops tune` end to end. Until `gpuops serve` is on main the
-# server it starts is fake_kserve (tests/fakes/fake_kserve.c), which takes
-# serve's flags and whose capacity is known from them: instances workers,
+# test_tune.sh — `gpuops tune` end to end, against the real `gpuops serve`
+# and against fake_kserve.
+# gpuops serve runs the "sleep" test model (2 ms per batch + 20 us per row):
+# at max_batch_size 1 it serves about 1 / 2.02 ms = 495 req/s, at 8 up to
+# 8 / 2.16 ms = 3700 req/s, so with a closed loop up to 64 in flight the
+# tuner must pick b=8.
+# fake_kserve (tests/fakes/fake_kserve.c) takes serve's flags and its
+# capacity is known from them: instances workers,
 # each busy service_us * (1 + 1/max_batch_size) / 2 per request (10 ms at
 # batch 1, 6.25 ms at batch 4: long, so the fake needs little CPU on a shared
 # machine). On the grid batch {1,4} x instances {1,2} the capacities are
@@ -44,6 +49,17 @@ grep -q "best: b=4 d=0us i=2" "$tmp/err" || fail "no verdict line: $(tail -3 "$t
 [ "$(grep -c "<polyline" "$tmp/t.svg")" = 4 ] || fail "chart: want one curve per configuration"
 ls "$tmp"/serve-*.log >/dev/null || fail "no server logs in --log-dir"
 pgrep -f "$tmp/mlp" >/dev/null && fail "a server is still running"
+
+# The real server: batching must win.
+gpuops model create --type sleep --width 16 --service-us 2000 --per-row-us 20 -o "$tmp/sleepy" \
+  >/dev/null || fail "model create: exit $?"
+gpuops tune "$tmp/sleepy" --sla p99=30ms --device cpu --batch-sizes 1,8 --delays-us 0 --instances 1 \
+  --local-steps 0 --concurrency-range 1:64 "${quick[@]}" --format json -o "$tmp/real.json" \
+  2>"$tmp/err" || fail "tune against gpuops serve: exit $? $(tail -5 "$tmp/err")"
+grep -q "best: b=8 d=0us i=1" "$tmp/err" || fail "gpuops serve: b=8 should win: $(grep -E "^(best|tune)" "$tmp/err")"
+grep -q '"best": 1' "$tmp/real.json" || fail "JSON best is not the second trial"
+grep -q "server exit 0" "$tmp/err" || fail "gpuops serve did not drain and exit 0 on SIGTERM"
+pgrep -f "$tmp/sleepy" >/dev/null && fail "a gpuops serve is still running"
 
 # An SLA below the service time: no configuration meets it.
 out=$(gpuops tune "$tmp/mlp" --sla p50=5ms --serve-cmd "$fake" --batch-sizes 4 --delays-us 0 \
