@@ -37,8 +37,9 @@ Test(payload, batch_fills_the_leading_dimension) {
 }
 
 Test(payload, shapes_for_other_variable_dimensions) {
-  json_t *j = meta("{\"name\":\"seq\",\"inputs\":[{\"name\":\"ids\",\"datatype\":\"INT64\","
-                   "\"shape\":[-1,-1]},{\"name\":\"len\",\"datatype\":\"INT32\",\"shape\":[1]}]}");
+  json_t *j = meta(
+      "{\"name\":\"seq\",\"inputs\":[{\"name\":\"ids\",\"datatype\":\"INT64\","
+      "\"shape\":[-1,-1]},{\"name\":\"len\",\"datatype\":\"INT32\",\"shape\":[1]}]}");
   struct payload_model m;
   cr_assert_eq(payload_model_parse(j, 2, NULL, &m), ERR_INVALID, "dimension 1 left variable");
   cr_assert_not_null(strstr(err_msg(), "--shape ids="), "%s", err_msg());
@@ -83,8 +84,9 @@ Test(payload, json_bodies_parse_back_with_the_right_shape) {
 }
 
 Test(payload, binary_bodies_add_up) {
-  json_t *j = meta("{\"name\":\"h\",\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP16\",\"shape\":"
-                   "[-1,8]},{\"name\":\"b\",\"datatype\":\"INT64\",\"shape\":[2]}]}");
+  json_t *j = meta(
+      "{\"name\":\"h\",\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP16\",\"shape\":"
+      "[-1,8]},{\"name\":\"b\",\"datatype\":\"INT64\",\"shape\":[2]}]}");
   struct payload_model m;
   cr_assert_eq(payload_model_parse(j, 4, NULL, &m), 0);
   struct payload_set s;
@@ -102,8 +104,9 @@ Test(payload, binary_bodies_add_up) {
     cr_assert_not_null(h, "header of body %d: %s", i, je.text);
     json_t *a = json_array_get(json_object_get(h, "inputs"), 0);
     cr_assert_null(json_object_get(a, "data"));
-    cr_assert_eq(json_integer_value(json_object_get(json_object_get(a, "parameters"),
-                                                    "binary_data_size")), 64);
+    cr_assert_eq(
+        json_integer_value(json_object_get(json_object_get(a, "parameters"), "binary_data_size")),
+        64);
     /* every FP16 value is finite: exponent bits not all ones */
     const unsigned char *raw = (const unsigned char *)s.bodies[i].data + hl;
     for (int k = 0; k < 32; k++) cr_assert_neq((raw[2 * k + 1] >> 2) & 0x1f, 0x1f);
@@ -119,7 +122,9 @@ Test(payload, binary_bodies_add_up) {
 
 Test(payload, bad_metadata_is_a_clear_error) {
   static const char *bad[] = {
-      "{\"name\":\"m\"}", "[1,2]", "{\"inputs\":[]}",
+      "{\"name\":\"m\"}",
+      "[1,2]",
+      "{\"inputs\":[]}",
       "{\"inputs\":[{\"name\":\"x\",\"shape\":[1]}]}",
       "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP8\",\"shape\":[1]}]}",
       "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[0]}]}",

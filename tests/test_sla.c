@@ -46,7 +46,7 @@ Test(sla, parse_accepts_the_documented_forms) {
 }
 
 Test(sla, parse_rejects_bad_strings_with_a_message) {
-  static const char *bad[] = {"p99",      "=50ms",    "p99=",    "p99=50",   "p99=50xs",
+  static const char *bad[] = {"p99",      "=50ms",    "p99=",     "p99=50",  "p99=50xs",
                               "p98=50ms", "q99=50ms", "p99=-1ms", "p99=0ms", "99=50ms",
                               "p99=2h",   "p99x=5ms", "p99=5ms!"};
   struct sla s;
@@ -72,8 +72,8 @@ Test(range, parse_and_grid) {
 }
 
 Test(range, parse_rejects_bad_ranges) {
-  static const char *bad[] = {"",    "a:b", "10:1", "0:10", "1:10:0", "1:10:-1", "1:2:3:4",
-                              "1.5:4", "1:", ":5", "1:1e9"};
+  static const char *bad[] = {"",        "a:b",   "10:1", "0:10", "1:10:0", "1:10:-1",
+                              "1:2:3:4", "1.5:4", "1:",   ":5",   "1:1e9"};
   struct load_range r;
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     cr_assert_eq(load_range_parse(bad[i], true, 1e5, "--concurrency-range", &r), ERR_INVALID,
@@ -123,7 +123,8 @@ static int64_t queue_ns(const struct synth *y, double load) {
 
 static int measure(void *ctx, double load, struct load_point *p) {
   struct synth *y = ctx;
-  for (int i = 0; i < y->calls; i++) cr_assert_neq(y->seen[i], load, "load %g measured twice", load);
+  for (int i = 0; i < y->calls; i++)
+    cr_assert_neq(y->seen[i], load, "load %g measured twice", load);
   cr_assert_lt(y->calls, 64);
   y->seen[y->calls++] = load;
   if (y->kind == FAILS_AT && load >= y->fail_at) return err_set(ERR_IO, "server went away");
@@ -238,8 +239,10 @@ static double md1_rate_for(double S, double L, double q) {
   double lo = 0, hi = 1 / S;
   for (int i = 0; i < 60; i++) {
     double mid = (lo + hi) / 2;
-    if (md1_wait_cdf(L - S, mid, S) >= q) lo = mid;
-    else hi = mid;
+    if (md1_wait_cdf(L - S, mid, S) >= q)
+      lo = mid;
+    else
+      hi = mid;
   }
   return lo;
 }
@@ -259,12 +262,13 @@ static void start_sleep_server(struct load_server *srv, char *dir, char *log, in
   cr_assert_not_null(mkdtemp(dir));
   char cmd[1024], model[512];
   snprintf(model, sizeof model, "%s/md1", dir);
-  snprintf(cmd, sizeof cmd, "'%s' model create --type sleep --width 16 --service-us %d -o '%s' >/dev/null",
-           bin, service_us, model);
+  snprintf(cmd, sizeof cmd,
+           "'%s' model create --type sleep --width 16 --service-us %d -o '%s' >/dev/null", bin,
+           service_us, model);
   cr_assert_eq(system(cmd), 0, "%s", cmd);
   snprintf(log, 600, "%s/serve.log", dir);
-  char *argv[] = {(char *)bin, "serve", model, "--listen", "127.0.0.1:0", "--max-batch-size", "1",
-                  "--instances", "1", "--device", "cpu", NULL};
+  char *argv[] = {(char *)bin, "serve",       model, "--listen", "127.0.0.1:0", "--max-batch-size",
+                  "1",         "--instances", "1",   "--device", "cpu",         NULL};
   cr_assert_eq(load_server_start(argv, NULL, log, 20, srv), 0, "%s", err_msg());
 }
 

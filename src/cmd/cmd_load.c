@@ -198,8 +198,8 @@ static int write_sla_json(FILE *out, const struct sla *s, const struct sla_resul
   json_object_set_new(o, "mode", json_string(c->mode == LOAD_OPEN ? "open" : "closed"));
   json_object_set_new(o, "sla", json_string(txt));
   json_object_set_new(o, "met", json_boolean(res->best >= 0));
-  json_object_set_new(o, "best_load", res->best >= 0 ? json_real(res->points[res->best].load)
-                                                     : json_null());
+  json_object_set_new(o, "best_load",
+                      res->best >= 0 ? json_real(res->points[res->best].load) : json_null());
   json_object_set_new(o, "best_throughput_rps",
                       res->best >= 0 ? json_real(res->points[res->best].throughput) : json_null());
   json_object_set_new(o, "points", load_points_json(res->points, res->n, c->mode, true));
@@ -263,7 +263,8 @@ static int check_args(const struct load_args *a) {
   int open_ways = (a->rate > 0) + (a->schedule != NULL) + (a->rate_range != NULL);
   if (open_ways > 1) return cli_usage_error("load", "give one of --rate, --rate-range, --schedule");
   if (open_ways && (a->concurrency > 0 || a->conc_range))
-    return cli_usage_error("load", "give an open loop (--rate...) or a closed one (--concurrency...), not both");
+    return cli_usage_error(
+        "load", "give an open loop (--rate...) or a closed one (--concurrency...), not both");
   if (a->concurrency > 0 && a->conc_range)
     return cli_usage_error("load", "give --concurrency or --concurrency-range, not both");
   if (a->rate < 0 || a->concurrency < 0)
@@ -271,10 +272,12 @@ static int check_args(const struct load_args *a) {
   if (a->poisson && !(a->rate > 0 || a->rate_range))
     return cli_usage_error("load", "--poisson needs --rate R or --rate-range");
   if (a->sla && !a->rate_range && !a->conc_range)
-    return cli_usage_error("load", "--sla searches a range: give --rate-range a:b[:step] or "
+    return cli_usage_error("load",
+                           "--sla searches a range: give --rate-range a:b[:step] or "
                            "--concurrency-range a:b[:step]");
   if (a->chart && !a->rate_range && !a->conc_range)
-    return cli_usage_error("load", "--chart draws a sweep: give --rate-range or --concurrency-range");
+    return cli_usage_error("load",
+                           "--chart draws a sweep: give --rate-range or --concurrency-range");
   if (a->model && a->body_path) return cli_usage_error("load", "give --model or --body, not both");
   if ((a->binary || a->shape) && !a->model)
     return cli_usage_error("load", "--binary and --shape shape the bodies of --model NAME");
@@ -299,7 +302,8 @@ static void fill_config(const struct load_args *a, const char *url, struct load_
 }
 
 /* Body, schedule and payload: what the configuration points into. */
-static int load_inputs(const struct load_args *a, struct load_config *c, struct load_inputs *in) {
+static int prepare_inputs(const struct load_args *a, struct load_config *c,
+                          struct load_inputs *in) {
   int rc = 0;
   if (a->body_path && (rc = read_body(a->body_path, &in->body, &c->body_len)) < 0) return rc;
   c->body = in->body;
@@ -316,8 +320,14 @@ int cmd_load(int argc, char **argv) {
   int n_hdr = 0;
   argc = take_headers(argc, argv, in.hdr, &n_hdr);
   if (argc < 0) return cli_usage_error("load", "%s", err_msg());
-  struct load_args a = {.duration = 10, .timeout = 10, .stability = 10, .seed = 1,
-                        .connections = 64, .batch = 1, .n_bodies = N_BODIES_DEFAULT, .pct = "p99"};
+  struct load_args a = {.duration = 10,
+                        .timeout = 10,
+                        .stability = 10,
+                        .seed = 1,
+                        .connections = 64,
+                        .batch = 1,
+                        .n_bodies = N_BODIES_DEFAULT,
+                        .pct = "p99"};
   const struct cli_option opts[] = {
       {"duration", 0, CLI_ARG_DOUBLE, &a.duration, "S",
        "measure S seconds (with windows: at most S per point; default 10)"},
@@ -348,7 +358,8 @@ int cmd_load(int argc, char **argv) {
       {"body", 0, CLI_ARG_STRING, &a.body_path, "FILE", "request body (implies POST)"},
       {"model", 0, CLI_ARG_STRING, &a.model, "NAME",
        "KServe v2: URL is the server; POST random infer bodies shaped by GET /v2/models/NAME"},
-      {"batch", 0, CLI_ARG_INT, &a.batch, "N", "--model: the size of a leading -1 dimension (default 1)"},
+      {"batch", 0, CLI_ARG_INT, &a.batch, "N",
+       "--model: the size of a leading -1 dimension (default 1)"},
       {"shape", 0, CLI_ARG_STRING, &a.shape, "D,D|IN=D,D;..",
        "--model: shapes for inputs with other -1 dimensions"},
       {"binary", 0, CLI_ARG_FLAG, &a.binary, NULL,
@@ -387,7 +398,7 @@ int cmd_load(int argc, char **argv) {
   if (a.conc_range &&
       load_range_parse(a.conc_range, true, 100000, "--concurrency-range", &range) < 0)
     return cli_usage_error("load", "%s", err_msg());
-  if ((rc = load_inputs(&a, &c, &in)) < 0) {
+  if ((rc = prepare_inputs(&a, &c, &in)) < 0) {
     rc = cli_fail("load", rc);
   } else if (a.sla) {
     rc = run_sla(&c, &range, &sla, &common, a.chart);

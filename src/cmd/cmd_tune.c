@@ -65,7 +65,8 @@ static int fill_spec(const struct tune_args *a, struct tune_spec *s) {
   int rc;
   if (!a->sla) return cli_usage_error("tune", "--sla is required (e.g. --sla p99=50ms)");
   if (sla_parse(a->sla, &s->sla) < 0) return cli_usage_error("tune", "%s", err_msg());
-  if (a->batches && (rc = int_list("--batch-sizes", a->batches, 1, 4096, s->batches, &s->n_batches)))
+  if (a->batches &&
+      (rc = int_list("--batch-sizes", a->batches, 1, 4096, s->batches, &s->n_batches)))
     return rc;
   if (a->delays && (rc = int_list("--delays-us", a->delays, 0, 10000000, s->delays, &s->n_delays)))
     return rc;
@@ -94,8 +95,13 @@ static int fill_spec(const struct tune_args *a, struct tune_spec *s) {
 /* --- the command --- */
 
 int cmd_tune(int argc, char **argv) {
-  struct tune_args a = {.window = 1, .duration = 10, .stability = 10, .timeout = 10,
-                        .local_steps = 2, .batch = 1, .bodies = 8};
+  struct tune_args a = {.window = 1,
+                        .duration = 10,
+                        .stability = 10,
+                        .timeout = 10,
+                        .local_steps = 2,
+                        .batch = 1,
+                        .bodies = 8};
   struct tune_spec s;
   tune_spec_defaults(&s);
   const char *log_dir = NULL;
@@ -105,8 +111,10 @@ int cmd_tune(int argc, char **argv) {
        "the gpuops binary to start as `PATH serve ...` (default: this one)"},
       {"name", 0, CLI_ARG_STRING, &s.name, "N", "model name (default: the directory's base name)"},
       {"device", 0, CLI_ARG_STRING, &s.device, "D", "cpu|gpu|auto, passed to serve"},
-      {"batch-sizes", 0, CLI_ARG_STRING, &a.batches, "LIST", "max_batch_size grid (default 1,4,16)"},
-      {"delays-us", 0, CLI_ARG_STRING, &a.delays, "LIST", "max_queue_delay_us grid (default 0,1000)"},
+      {"batch-sizes", 0, CLI_ARG_STRING, &a.batches, "LIST",
+       "max_batch_size grid (default 1,4,16)"},
+      {"delays-us", 0, CLI_ARG_STRING, &a.delays, "LIST",
+       "max_queue_delay_us grid (default 0,1000)"},
       {"instances", 0, CLI_ARG_STRING, &a.instances, "LIST", "instances grid (default 1,2)"},
       {"local-steps", 0, CLI_ARG_INT, &a.local_steps, "N",
        "moves of the local search around the grid's best (default 2)"},
@@ -115,24 +123,31 @@ int cmd_tune(int argc, char **argv) {
       {"rate-range", 0, CLI_ARG_STRING, &a.rate_range, "A:B[:S]", "open loop: rates to search"},
       {"window", 0, CLI_ARG_DOUBLE, &a.window, "S", "measurement window (default 1)"},
       {"duration", 0, CLI_ARG_DOUBLE, &a.duration, "S", "at most S seconds per point (default 10)"},
-      {"stability", 0, CLI_ARG_DOUBLE, &a.stability, "PCT", "windows agree within +-PCT% (default 10)"},
+      {"stability", 0, CLI_ARG_DOUBLE, &a.stability, "PCT",
+       "windows agree within +-PCT% (default 10)"},
       {"timeout", 0, CLI_ARG_DOUBLE, &a.timeout, "S", "per-request timeout (default 10)"},
-      {"batch", 0, CLI_ARG_INT, &a.batch, "N", "rows per request (the leading -1 dimension; default 1)"},
+      {"batch", 0, CLI_ARG_INT, &a.batch, "N",
+       "rows per request (the leading -1 dimension; default 1)"},
       {"shape", 0, CLI_ARG_STRING, &a.shape, "D,D|IN=D,D;..", "shapes of other -1 dimensions"},
       {"binary", 0, CLI_ARG_FLAG, &a.binary, NULL, "binary tensor data extension"},
       {"bodies", 0, CLI_ARG_INT, &a.bodies, "N", "different request bodies in turn (default 8)"},
       {"cpu-list", 0, CLI_ARG_STRING, &a.cpu_list, "SRV:LOAD",
        "pin the server and this load generator to CPU lists, e.g. 2-7:0-1"},
       {"log-dir", 0, CLI_ARG_STRING, &log_dir, "DIR", "server logs (default /tmp)"},
-      {"chart", 0, CLI_ARG_STRING, &a.chart, "FILE.svg", "p99 vs throughput of the best configurations"},
+      {"chart", 0, CLI_ARG_STRING, &a.chart, "FILE.svg",
+       "p99 vs throughput of the best configurations"},
       {0}};
   const struct cli_spec spec = {
-      "tune", "MODEL_DIR --sla p99=50ms [--batch-sizes 1,4,16] [--delays-us 0,1000] [--instances 1,2]",
+      "tune",
+      "MODEL_DIR --sla p99=50ms [--batch-sizes 1,4,16] [--delays-us 0,1000] [--instances 1,2]",
       "Start `gpuops serve MODEL_DIR` once per configuration (a separate process), search each for "
       "the highest load meeting the SLA, and report the configuration with the highest throughput. "
       "Exit: 0 found, 1 no configuration meets the SLA, 2 bad input, 3 the server cannot be "
       "started or reached.",
-      CLI_FORMAT | CLI_OUTPUT, opts, 1, 1};
+      CLI_FORMAT | CLI_OUTPUT,
+      opts,
+      1,
+      1};
   struct cli_common common;
   int npos, rc = cli_parse(&spec, argc, argv, &common, &npos);
   if (rc) return rc < 0 ? 0 : rc;

@@ -23,11 +23,13 @@
 /* --- frame and axes --- */
 
 struct frame {
-  double x1, y1;     /* data maxima (both axes start at 0) */
+  double x1, y1; /* data maxima (both axes start at 0) */
   double xstep, ystep;
 };
 
-static double px(const struct frame *fr, double x) { return LEFT + x / fr->x1 * (W - LEFT - RIGHT); }
+static double px(const struct frame *fr, double x) {
+  return LEFT + x / fr->x1 * (W - LEFT - RIGHT);
+}
 static double py(const struct frame *fr, double y) {
   return H - BOTTOM - (y > fr->y1 ? fr->y1 : y) / fr->y1 * (H - TOP - BOTTOM);
 }
@@ -38,7 +40,8 @@ static double nice_step(double max) {
   return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
 }
 
-static void fit(struct frame *fr, const struct load_chart_series *ss, int ns, const struct sla *sla) {
+static void fit(struct frame *fr, const struct load_chart_series *ss, int ns,
+                const struct sla *sla) {
   double xm = 0, ym = sla ? sla->limit_ns / 1e6 * 1.5 : 0, yall = 0;
   for (int s = 0; s < ns; s++)
     for (int i = 0; i < ss[s].n; i++) {
@@ -78,7 +81,8 @@ static int by_load(const void *a, const void *b) {
 
 /* One line through the points' k-th percentile (uncorrected when raw), with its legend entry. */
 static void curve(struct svg *s, const struct frame *fr, const struct load_point *pts, int n, int k,
-                  bool raw, const char *color, int slot, const char *label, double *xs, double *ys) {
+                  bool raw, const char *color, int slot, const char *label, double *xs,
+                  double *ys) {
   for (int i = 0; i < n; i++) {
     xs[i] = px(fr, pts[i].throughput);
     ys[i] = py(fr, (raw ? pts[i].uncorr_ns[k] : pts[i].pct_ns[k]) / 1e6);
@@ -121,7 +125,8 @@ static int curves(struct svg *s, const struct frame *fr, const struct load_chart
     svg_line(s, LEFT, y, W - RIGHT, y, "#d62728", 1, "6 4");
     svg_text(s, W - RIGHT - 4, y - 4, "end", 11, 0, "#d62728", "SLA %s", txt);
   }
-  if (ns > 1) svg_text(s, W - RIGHT + 14, TOP + 16 + 20 * slot + 8, "start", 10, 0, "#666", "corrected p99");
+  if (ns > 1)
+    svg_text(s, W - RIGHT + 14, TOP + 16 + 20 * slot + 8, "start", 10, 0, "#666", "corrected p99");
   return 0;
 }
 

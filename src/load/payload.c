@@ -17,16 +17,18 @@
 static const struct {
   const char *name;
   size_t size;
-} DTYPES[PAYLOAD_N_DTYPES] = {
-    {"BOOL", 1},  {"UINT8", 1}, {"UINT16", 2}, {"UINT32", 4}, {"UINT64", 8},
-    {"INT8", 1},  {"INT16", 2}, {"INT32", 4},  {"INT64", 8},  {"FP16", 2},
-    {"BF16", 2},  {"FP32", 4},  {"FP64", 8}};
+} DTYPES[PAYLOAD_N_DTYPES] = {{"BOOL", 1},   {"UINT8", 1}, {"UINT16", 2}, {"UINT32", 4},
+                              {"UINT64", 8}, {"INT8", 1},  {"INT16", 2},  {"INT32", 4},
+                              {"INT64", 8},  {"FP16", 2},  {"BF16", 2},   {"FP32", 4},
+                              {"FP64", 8}};
 
 const char *payload_dtype_name(enum payload_dtype d) {
   return d < PAYLOAD_N_DTYPES ? DTYPES[d].name : "?";
 }
 
-size_t payload_dtype_size(enum payload_dtype d) { return d < PAYLOAD_N_DTYPES ? DTYPES[d].size : 0; }
+size_t payload_dtype_size(enum payload_dtype d) {
+  return d < PAYLOAD_N_DTYPES ? DTYPES[d].size : 0;
+}
 
 static int dtype_parse(const char *s, enum payload_dtype *out) {
   for (int i = 0; i < PAYLOAD_N_DTYPES; i++)
@@ -62,14 +64,16 @@ static int apply_shape(struct payload_input *in, const char *s) {
     char *e;
     long long d = strtoll(p, &e, 10);
     if (e == p || d < 1 || (*e && *e != ','))
-      return err_set(ERR_INVALID, "--shape '%s' for input %s: dimensions must be positive "
-                     "integers separated by commas", s, in->name);
+      return err_set(ERR_INVALID,
+                     "--shape '%s' for input %s: dimensions must be positive "
+                     "integers separated by commas",
+                     s, in->name);
     dims[n++] = d;
     p = *e ? e + 1 : e;
   }
   if (n != in->rank || *p)
-    return err_set(ERR_INVALID, "--shape '%s' for input %s: the model's shape has %d dimensions",
-                   s, in->name, in->rank);
+    return err_set(ERR_INVALID, "--shape '%s' for input %s: the model's shape has %d dimensions", s,
+                   in->name, in->rank);
   for (int i = 0; i < n; i++) {
     if (in->shape[i] != -1 && in->shape[i] != dims[i])
       return err_set(ERR_INVALID, "--shape '%s' for input %s: dimension %d is fixed at %lld", s,
@@ -87,7 +91,8 @@ static int parse_input(const json_t *j, int batch, const char *shapes, struct pa
     return err_set(ERR_PARSE, "model metadata: an input lacks \"name\", \"datatype\" or \"shape\"");
   snprintf(in->name, sizeof in->name, "%s", name);
   if (!strcmp(dt, "BYTES"))
-    return err_set(ERR_INVALID, "input %s is BYTES (strings): not generated; use --body FILE", name);
+    return err_set(ERR_INVALID, "input %s is BYTES (strings): not generated; use --body FILE",
+                   name);
   if (dtype_parse(dt, &in->dtype) < 0)
     return err_set(ERR_PARSE, "model metadata: input %s: unknown datatype '%s'", name, dt);
   in->rank = (int)json_array_size(shape);
@@ -97,8 +102,10 @@ static int parse_input(const json_t *j, int batch, const char *shapes, struct pa
   for (int i = 0; i < in->rank; i++) {
     const json_t *d = json_array_get(shape, (size_t)i);
     if (!json_is_integer(d) || (json_integer_value(d) < 1 && json_integer_value(d) != -1))
-      return err_set(ERR_PARSE, "model metadata: input %s: dimension %d is not a positive integer "
-                     "or -1", name, i);
+      return err_set(ERR_PARSE,
+                     "model metadata: input %s: dimension %d is not a positive integer "
+                     "or -1",
+                     name, i);
     in->shape[i] = json_integer_value(d);
   }
   char buf[256];
@@ -109,22 +116,27 @@ static int parse_input(const json_t *j, int batch, const char *shapes, struct pa
   for (int i = 0; i < in->rank; i++) {
     if (in->shape[i] == -1 && i == 0) in->shape[i] = batch; /* the batch dimension */
     if (in->shape[i] == -1)
-      return err_set(ERR_INVALID, "input %s: dimension %d is variable (-1); give its size with "
-                     "--shape %s=d,d,...", name, i, name);
+      return err_set(ERR_INVALID,
+                     "input %s: dimension %d is variable (-1); give its size with "
+                     "--shape %s=d,d,...",
+                     name, i, name);
     in->count *= (size_t)in->shape[i];
     if (in->count > ((size_t)1 << 28))
-      return err_set(ERR_INVALID, "input %s: more than 2^28 elements; use a smaller --batch or --shape", name);
+      return err_set(ERR_INVALID,
+                     "input %s: more than 2^28 elements; use a smaller --batch or --shape", name);
   }
   return 0;
 }
 
-int payload_model_parse(const json_t *meta, int batch, const char *shapes, struct payload_model *m) {
+int payload_model_parse(const json_t *meta, int batch, const char *shapes,
+                        struct payload_model *m) {
   memset(m, 0, sizeof *m);
   if (batch < 1) return err_set(ERR_INVALID, "--batch %d: must be at least 1", batch);
   const json_t *ins = json_object_get(meta, "inputs");
   const char *name = json_string_value(json_object_get(meta, "name"));
   if (!json_is_object(meta) || !json_is_array(ins) || !json_array_size(ins))
-    return err_set(ERR_PARSE, "model metadata: no \"inputs\" array (is this KServe v2 "
+    return err_set(ERR_PARSE,
+                   "model metadata: no \"inputs\" array (is this KServe v2 "
                    "/v2/models/NAME metadata?)");
   if (json_array_size(ins) > PAYLOAD_MAX_INPUTS)
     return err_set(ERR_PARSE, "model metadata: %zu inputs (at most %d)", json_array_size(ins),
@@ -201,25 +213,29 @@ static uint64_t random_bits(enum payload_dtype d, struct rng *r, double *as_real
   uint64_t sign = u < 0;
   *as_real = u;
   switch (d) {
-  case PAYLOAD_BOOL: return *as_real = (double)(rng_u64(r) & 1), (uint64_t)*as_real;
-  case PAYLOAD_FP16: /* sign, exponent 10..14 (2^-5..2^-1), 10 random mantissa bits */
-    return sign << 15 | (10 + rng_below(r, 5)) << 10 | rng_below(r, 1024);
-  case PAYLOAD_BF16: /* sign, exponent 122..126, 7 random mantissa bits */
-    return sign << 15 | (122 + rng_below(r, 5)) << 7 | rng_below(r, 128);
-  case PAYLOAD_FP32: {
-    float f = (float)u;
-    uint32_t b;
-    memcpy(&b, &f, sizeof b);
-    return b;
-  }
-  case PAYLOAD_FP64: {
-    uint64_t b;
-    memcpy(&b, &u, sizeof b);
-    return b;
-  }
-  default: /* integers: 0..99 fit every width, signed or not */
-    *as_real = (double)rng_below(r, 100);
-    return (uint64_t)*as_real;
+    case PAYLOAD_BOOL: {
+      uint64_t bit = rng_u64(r) & 1;
+      *as_real = (double)bit;
+      return bit;
+    }
+    case PAYLOAD_FP16: /* sign, exponent 10..14 (2^-5..2^-1), 10 random mantissa bits */
+      return sign << 15 | (10 + rng_below(r, 5)) << 10 | rng_below(r, 1024);
+    case PAYLOAD_BF16: /* sign, exponent 122..126, 7 random mantissa bits */
+      return sign << 15 | (122 + rng_below(r, 5)) << 7 | rng_below(r, 128);
+    case PAYLOAD_FP32: {
+      float f = (float)u;
+      uint32_t b;
+      memcpy(&b, &f, sizeof b);
+      return b;
+    }
+    case PAYLOAD_FP64: {
+      uint64_t b;
+      memcpy(&b, &u, sizeof b);
+      return b;
+    }
+    default: /* integers: 0..99 fit every width, signed or not */
+      *as_real = (double)rng_below(r, 100);
+      return (uint64_t)*as_real;
   }
 }
 
@@ -301,7 +317,8 @@ int payload_generate(const struct payload_model *m, int n, bool binary, uint64_t
   if (n < 1) return err_set(ERR_INVALID, "payload: %d bodies asked for", n);
   for (int i = 0; i < m->n_inputs && !binary; i++)
     if (m->inputs[i].dtype == PAYLOAD_FP16 || m->inputs[i].dtype == PAYLOAD_BF16)
-      return err_set(ERR_INVALID, "input %s is %s, which JSON cannot carry faithfully; use --binary",
+      return err_set(ERR_INVALID,
+                     "input %s is %s, which JSON cannot carry faithfully; use --binary",
                      m->inputs[i].name, payload_dtype_name(m->inputs[i].dtype));
   out->bodies = calloc((size_t)n, sizeof *out->bodies);
   if (!out->bodies) return err_set(ERR_NOMEM, "payload: out of memory for %d bodies", n);
@@ -316,8 +333,8 @@ int payload_generate(const struct payload_model *m, int n, bool binary, uint64_t
     }
     out->n++;
   }
-  out->content_type = binary ? "Content-Type: application/octet-stream"
-                             : "Content-Type: application/json";
+  out->content_type =
+      binary ? "Content-Type: application/octet-stream" : "Content-Type: application/json";
   if (binary) snprintf(out->header, sizeof out->header, "Inference-Header-Content-Length: %zu", hl);
   return 0;
 }

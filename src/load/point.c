@@ -46,9 +46,12 @@ static bool any_label(const struct load_point *pts, int n) {
 /* The people's table: [config] load req/s p50..p99.9 raw-p99 (ms) errors stable [sla]. */
 static struct table *points_table(const struct load_point *pts, int n, enum load_mode mode,
                                   int best, bool with_sla) {
-  const char *hdr[] = {"config", mode == LOAD_OPEN ? "rate" : "concurrency", "req/s", "p50 ms",
-                       "p90 ms", "p95 ms", "p99 ms", "p99.9 ms", "raw p99 ms", "errors",
-                       "stable", "sla"};
+  const char *hdr[] = {"config",     mode == LOAD_OPEN ? "rate" : "concurrency",
+                       "req/s",      "p50 ms",
+                       "p90 ms",     "p95 ms",
+                       "p99 ms",     "p99.9 ms",
+                       "raw p99 ms", "errors",
+                       "stable",     "sla"};
   int skip = any_label(pts, n) ? 0 : 1, ncols = 12 - skip - (with_sla ? 0 : 1);
   struct table *t = table_new(ncols, hdr + skip);
   if (!t) return NULL;
@@ -108,8 +111,8 @@ json_t *load_points_json(const struct load_point *pts, int n, enum load_mode mod
   return a;
 }
 
-int load_points_write(FILE *out, const struct load_point *pts, int n, enum load_mode mode,
-                      int best, bool with_sla, enum table_format fmt) {
+int load_points_write(FILE *out, const struct load_point *pts, int n, enum load_mode mode, int best,
+                      bool with_sla, enum table_format fmt) {
   if (fmt == TABLE_FMT_CSV) {
     load_points_csv(out, pts, n, mode);
     return ferror(out) ? err_set(ERR_IO, "load report: write failed") : 0;

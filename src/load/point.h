@@ -22,13 +22,14 @@
 /* --- the point --- */
 
 /* The percentiles every point carries, in this order. */
-#define LOAD_POINT_PCTS {50, 90, 95, 99, 99.9}
+#define LOAD_POINT_PCTS \
+  { 50, 90, 95, 99, 99.9 }
 enum { LOAD_POINT_N_PCTS = 5 };
 
 struct load_point {
-  double load;       /* offered: requests/s (open loop) or concurrency (closed) */
-  double throughput; /* answers per second over the summary windows */
-  int64_t pct_ns[LOAD_POINT_N_PCTS];    /* corrected latency at LOAD_POINT_PCTS */
+  double load;                       /* offered: requests/s (open loop) or concurrency (closed) */
+  double throughput;                 /* answers per second over the summary windows */
+  int64_t pct_ns[LOAD_POINT_N_PCTS]; /* corrected latency at LOAD_POINT_PCTS */
   int64_t uncorr_ns[LOAD_POINT_N_PCTS]; /* uncorrected, same percentiles */
   double mean_ns;                       /* corrected mean */
   int64_t sla_ns;       /* the SLA's percentile over the summary windows (0 without SLA) */
@@ -55,8 +56,8 @@ void load_point_of(const struct load_result *r, double sla_pct, struct load_poin
  * in us; server-side columns 0). best (-1: none) is marked in the table's
  * "sla" column. Returns 0, ERR_NOMEM or ERR_IO.
  */
-int load_points_write(FILE *out, const struct load_point *pts, int n, enum load_mode mode,
-                      int best, bool with_sla, enum table_format fmt);
+int load_points_write(FILE *out, const struct load_point *pts, int n, enum load_mode mode, int best,
+                      bool with_sla, enum table_format fmt);
 
 /* The points as a JSON array (latencies in us); a new reference. */
 json_t *load_points_json(const struct load_point *pts, int n, enum load_mode mode, bool with_sla);

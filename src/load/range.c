@@ -40,8 +40,7 @@ int load_range_parse(const char *s, bool integer, double max, const char *what,
     if (!*p) break;
     p++; /* the ':' */
   }
-  if (*p)
-    return err_set(ERR_INVALID, "%s '%s': more than three parts (use a:b[:step])", what, s);
+  if (*p) return err_set(ERR_INVALID, "%s '%s': more than three parts (use a:b[:step])", what, s);
   if (n == 1) v[1] = v[0];
   if (v[0] > v[1])
     return err_set(ERR_INVALID, "%s '%s': the start %g is above the end %g", what, s, v[0], v[1]);

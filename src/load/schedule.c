@@ -32,7 +32,10 @@ static int parse_line(char *s, const char *path, int line, int64_t *ns) {
   if (k) unit[k] = 0;
   char *rest = end + k;
   while (isspace((unsigned char)*rest)) rest++;
-  double scale = !strcmp(unit, "us") ? 1e3 : !strcmp(unit, "ms") ? 1e6 : !strcmp(unit, "s") ? 1e9 : 0;
+  double scale = !strcmp(unit, "us")   ? 1e3
+                 : !strcmp(unit, "ms") ? 1e6
+                 : !strcmp(unit, "s")  ? 1e9
+                                       : 0;
   if (!scale || (*rest && *rest != '#'))
     return err_set(ERR_PARSE, "%s:%d: '%.40s': expected a number with an optional unit us, ms or s",
                    path, line, s);
@@ -71,8 +74,10 @@ int load_schedule_read(const char *path, int64_t **gaps_ns, size_t *n) {
     if (got > 0 && (rc = append(gaps_ns, n, &cap, v)) == 0) total += v;
   }
   if (rc == 0 && ferror(f)) rc = err_set(ERR_IO, "%s: read error", path);
-  if (rc == 0 && *n == 0) rc = err_set(ERR_PARSE, "%s: no gaps in the file (one per line, in us)", path);
-  if (rc == 0 && total == 0) rc = err_set(ERR_PARSE, "%s: every gap is 0; the schedule would never advance", path);
+  if (rc == 0 && *n == 0)
+    rc = err_set(ERR_PARSE, "%s: no gaps in the file (one per line, in us)", path);
+  if (rc == 0 && total == 0)
+    rc = err_set(ERR_PARSE, "%s: every gap is 0; the schedule would never advance", path);
   fclose(f);
   if (rc < 0) {
     free(*gaps_ns);

@@ -37,12 +37,14 @@ int load_cpus_parse(const char *s, cpu_set_t *set) {
       if (e == q) break;
     }
     if (a < 0 || b < a || b >= ncpu || b >= CPU_SETSIZE)
-      return err_set(ERR_INVALID, "cpu list '%s': %ld-%ld is not within 0-%ld (this machine)", s,
-                     a, b, ncpu - 1);
+      return err_set(ERR_INVALID, "cpu list '%s': %ld-%ld is not within 0-%ld (this machine)", s, a,
+                     b, ncpu - 1);
     for (long i = a; i <= b; i++) CPU_SET((int)i, set);
     p = e;
-    if (*p == ',') p++;
-    else if (*p) break;
+    if (*p == ',')
+      p++;
+    else if (*p)
+      break;
   }
   if (*p || !CPU_COUNT(set))
     return err_set(ERR_INVALID, "cpu list '%s' is not like 0-3,6 (CPUs 0-%ld here)", s, ncpu - 1);
@@ -185,7 +187,7 @@ int load_server_start(char *const argv[], const cpu_set_t *cpus, const char *log
   bool exited = s->pid == 0;
   load_server_stop(s, 2);
   return err_set(ERR_UNREACHABLE, "%s %s (%s: ...%s)", argv[0],
-                 exited ? "exited before it was ready"
+                 exited     ? "exited before it was ready"
                  : have_url ? "never answered /v2/health/ready with 200"
                             : "printed no 'listening on http://...' line",
                  log_path, tail);

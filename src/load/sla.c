@@ -20,10 +20,14 @@ static const double SLA_PCTS[] = {50, 90, 95, 99, 99.9};
 static int parse_limit(const char *v, const char *whole, int64_t *ns) {
   char *unit;
   double x = strtod(v, &unit);
-  double scale = !strcmp(unit, "us") ? 1e3 : !strcmp(unit, "ms") ? 1e6 : !strcmp(unit, "s") ? 1e9 : 0;
+  double scale = !strcmp(unit, "us")   ? 1e3
+                 : !strcmp(unit, "ms") ? 1e6
+                 : !strcmp(unit, "s")  ? 1e9
+                                       : 0;
   if (unit == v || !scale)
-    return err_set(ERR_INVALID, "--sla '%s': '%s' is not a latency with a unit (e.g. 50ms, 800us, 1s)",
-                   whole, v);
+    return err_set(ERR_INVALID,
+                   "--sla '%s': '%s' is not a latency with a unit (e.g. 50ms, 800us, 1s)", whole,
+                   v);
   if (!(x > 0) || x * scale > 3.6e12)
     return err_set(ERR_INVALID, "--sla '%s': the latency must be > 0 and at most 1 hour", whole);
   *ns = (int64_t)llround(x * scale);

@@ -66,8 +66,17 @@ static int start_server(const struct tune_spec *s, const struct tune_server_cfg 
   snprintf(d, sizeof d, "%d", cfg->delay_us);
   snprintf(i, sizeof i, "%d", cfg->instances);
   snprintf(log, sizeof log, "%s/serve-%d.log", s->log_dir, idx);
-  const char *argv[20] = {s->serve_cmd, "serve", s->model_dir, "--listen", "127.0.0.1:0",
-                          "--max-batch-size", b, "--max-queue-delay-us", d, "--instances", i};
+  const char *argv[20] = {s->serve_cmd,
+                          "serve",
+                          s->model_dir,
+                          "--listen",
+                          "127.0.0.1:0",
+                          "--max-batch-size",
+                          b,
+                          "--max-queue-delay-us",
+                          d,
+                          "--instances",
+                          i};
   int n = 11;
   if (s->device) argv[n++] = "--device", argv[n++] = s->device;
   if (s->name) argv[n++] = "--name", argv[n++] = s->name;
@@ -168,7 +177,8 @@ static int neighbours(const struct tune_spec *s, const struct tune_server_cfg *c
   if (c->max_batch < 1024) v = *c, v.max_batch = c->max_batch * 2, out[n++] = v;
   if (c->max_batch > 1) v = *c, v.max_batch = c->max_batch / 2, out[n++] = v;
   v = *c, v.delay_us = c->delay_us ? c->delay_us * 2 : small, out[n++] = v;
-  if (c->delay_us) v = *c, v.delay_us = c->delay_us / 2 >= small ? c->delay_us / 2 : 0, out[n++] = v;
+  if (c->delay_us)
+    v = *c, v.delay_us = c->delay_us / 2 >= small ? c->delay_us / 2 : 0, out[n++] = v;
   if (c->instances < 64) v = *c, v.instances = c->instances + 1, out[n++] = v;
   if (c->instances > 1) v = *c, v.instances = c->instances - 1, out[n++] = v;
   return n;
@@ -230,9 +240,16 @@ static int trials_table(FILE *out, const struct tune_spec *s, const struct tune_
                         enum table_format fmt) {
   char pct[24];
   snprintf(pct, sizeof pct, "p%g ms", s->sla.percentile);
-  const char *hdr[] = {"config", "max_batch_size", "max_queue_delay_us", "instances", "found by",
-                       s->load.mode == LOAD_OPEN ? "rate" : "concurrency", "req/s", pct,
-                       "points", "result"};
+  const char *hdr[] = {"config",
+                       "max_batch_size",
+                       "max_queue_delay_us",
+                       "instances",
+                       "found by",
+                       s->load.mode == LOAD_OPEN ? "rate" : "concurrency",
+                       "req/s",
+                       pct,
+                       "points",
+                       "result"};
   struct table *t = table_new(10, hdr);
   if (!t) return err_set(ERR_NOMEM, "tune: out of memory");
   for (int i = 0; i < r->n; i++) {
@@ -243,7 +260,10 @@ static int trials_table(FILE *out, const struct tune_spec *s, const struct tune_
     table_add_rowf(t, "%s|%d|%d|%d|%s|%g|%.1f|%.3f|%d|%s", label, tr->cfg.max_batch,
                    tr->cfg.delay_us, tr->cfg.instances, tr->local ? "local" : "grid",
                    p ? p->load : 0, tr->throughput, p ? p->sla_ns / 1e6 : 0, tr->search.n,
-                   i == r->best ? "best" : tr->rc ? tr->error : p ? "meets" : "misses");
+                   i == r->best ? "best"
+                   : tr->rc     ? tr->error
+                   : p          ? "meets"
+                                : "misses");
   }
   int rc = table_write(t, out, fmt);
   table_free(t);
@@ -261,9 +281,9 @@ static int write_json(FILE *out, const struct tune_spec *s, const struct tune_re
   for (int i = 0; i < r->n; i++) {
     const struct tune_trial *tr = &r->trials[i];
     const struct load_point *p = best_point(tr);
-    json_t *j = json_pack("{si si si sb}", "max_batch_size", tr->cfg.max_batch,
-                          "max_queue_delay_us", tr->cfg.delay_us, "instances", tr->cfg.instances,
-                          "local_search", tr->local);
+    json_t *j =
+        json_pack("{si si si sb}", "max_batch_size", tr->cfg.max_batch, "max_queue_delay_us",
+                  tr->cfg.delay_us, "instances", tr->cfg.instances, "local_search", tr->local);
     json_object_set_new(j, "best_load", p ? json_real(p->load) : json_null());
     json_object_set_new(j, "throughput_rps", json_real(tr->throughput));
     json_object_set_new(j, "error", tr->rc ? json_string(tr->error) : json_null());

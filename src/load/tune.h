@@ -39,14 +39,14 @@ struct tune_server_cfg {
 };
 
 struct tune_spec {
-  const char *serve_cmd;  /* the gpuops binary to start ("serve" is its first argument) */
+  const char *serve_cmd; /* the gpuops binary to start ("serve" is its first argument) */
   const char *model_dir;
-  const char *name;       /* model name (NULL: the server's default, the directory's base name) */
-  const char *device;     /* cpu|gpu|auto, passed as --device (NULL: not passed) */
+  const char *name;   /* model name (NULL: the server's default, the directory's base name) */
+  const char *device; /* cpu|gpu|auto, passed as --device (NULL: not passed) */
   int batches[TUNE_MAX_GRID], n_batches;     /* max_batch_size values of the grid */
   int delays[TUNE_MAX_GRID], n_delays;       /* max_queue_delay_us values */
   int instances[TUNE_MAX_GRID], n_instances; /* instance counts */
-  int local_steps;        /* local search moves after the grid (0: none) */
+  int local_steps;                           /* local search moves after the grid (0: none) */
   struct sla sla;
   struct load_range range;   /* loads the SLA search picks from */
   struct load_config load;   /* mode, windows, timeout... (url and bodies set per server) */

@@ -12,6 +12,8 @@
 # machine). On the grid batch {1,4} x instances {1,2} the capacities are
 # 100, 160, 200 and 320 req/s, so the tuner must pick b=4 i=2 (the margin,
 # 1.6x, is far above this machine's noise).
+# The SLAs are on p90, not p99: a single descheduling of this shared machine
+# in a short window must not make a configuration miss.
 # Also: bad input exits 2, a server that never gets ready exits 3, an SLA
 # no configuration meets exits 1; servers are stopped (no process left).
 set -uo pipefail
@@ -40,7 +42,7 @@ expect 3 "exited before it was ready" "$tmp/mlp" --sla p99=5ms --serve-cmd /bin/
   --batch-sizes 1 --delays-us 0 --instances 1 "${quick[@]}"
 
 # The grid: the tuner must find b=4 i=2.
-gpuops tune "$tmp/mlp" --sla p99=100ms --serve-cmd "$fake" --batch-sizes 1,4 --delays-us 0 \
+gpuops tune "$tmp/mlp" --sla p90=100ms --serve-cmd "$fake" --batch-sizes 1,4 --delays-us 0 \
   --instances 1,2 --local-steps 0 --concurrency-range 1:40 "${quick[@]}" --format csv \
   -o "$tmp/t.csv" --chart "$tmp/t.svg" 2>"$tmp/err" || fail "tune: exit $? $(tail -5 "$tmp/err")"
 [ "$(wc -l <"$tmp/t.csv")" = 5 ] || fail "CSV: want header + 4 configurations: $(cat "$tmp/t.csv")"
@@ -53,7 +55,7 @@ pgrep -f "$tmp/mlp" >/dev/null && fail "a server is still running"
 # The real server: batching must win.
 gpuops model create --type sleep --width 16 --service-us 2000 --per-row-us 20 -o "$tmp/sleepy" \
   >/dev/null || fail "model create: exit $?"
-gpuops tune "$tmp/sleepy" --sla p99=30ms --device cpu --batch-sizes 1,8 --delays-us 0 --instances 1 \
+gpuops tune "$tmp/sleepy" --sla p90=50ms --device cpu --batch-sizes 1,8 --delays-us 0 --instances 1 \
   --local-steps 0 --concurrency-range 1:64 "${quick[@]}" --format json -o "$tmp/real.json" \
   2>"$tmp/err" || fail "tune against gpuops serve: exit $? $(tail -5 "$tmp/err")"
 grep -q "best: b=8 d=0us i=1" "$tmp/err" || fail "gpuops serve: b=8 should win: $(grep -E "^(best|tune)" "$tmp/err")"

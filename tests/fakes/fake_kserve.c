@@ -5,7 +5,8 @@
  * against a server process on loopback).
  *
  * Service model: each infer request takes a fixed service time on one of
- * `instances` workers (libmicrohttpd threads, one request at a time each), so
+ * `instances` workers (a counting semaphore of that many permits, held for
+ * the service time; a thread per connection waits for one), so
  * with one instance and Poisson arrivals the latency is that of an M/D/1
  * queue and throughput caps at 1 / service time. To stand in for
  * `gpuops serve` under the tuner it takes the same flags; the batcher
@@ -30,6 +31,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +48,7 @@ static struct {
 } opt = {NULL, 2000, 0, 1, 1, 0};
 
 static volatile sig_atomic_t stop;
+static sem_t workers; /* instances permits: a request holds one for its service time */
 
 static void on_term(int sig) {
   (void)sig;
@@ -106,14 +109,14 @@ static const char *check_infer(const char *body, size_t len, long header_len) {
   json_int_t b = json_integer_value(json_array_get(shape, 0));
   if (!name || strcmp(name, "input") || !dt || strcmp(dt, "FP32"))
     err = "expected input 'input' of datatype FP32";
-  else if (json_array_size(shape) != 2 || b < 1 || json_integer_value(json_array_get(shape, 1)) != 16)
+  else if (json_array_size(shape) != 2 || b < 1 ||
+           json_integer_value(json_array_get(shape, 1)) != 16)
     err = "expected shape [B, 16]";
   else if (header_len < 0 && json_array_size(json_object_get(in, "data")) != (size_t)b * 16)
     err = "data does not hold B x 16 values";
-  else if (header_len >= 0 &&
-           (json_integer_value(json_object_get(json_object_get(in, "parameters"),
-                                               "binary_data_size")) != b * 64 ||
-            len != hl + (size_t)b * 64))
+  else if (header_len >= 0 && (json_integer_value(json_object_get(json_object_get(in, "parameters"),
+                                                                  "binary_data_size")) != b * 64 ||
+                               len != hl + (size_t)b * 64))
     err = "binary_data_size or the body's length is not B x 16 x 4 bytes";
   json_decref(doc);
   return err;
@@ -166,18 +169,24 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     return reply(c, 200, buf);
   }
   snprintf(path, sizeof path, "/v2/models/%s/infer", opt.name);
-  if (strcmp(url, path) || strcmp(method, "POST")) return reply(c, 404, "{\"error\":\"not found\"}");
-  const char *hl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Inference-Header-Content-Length");
+  if (strcmp(url, path) || strcmp(method, "POST"))
+    return reply(c, 404, "{\"error\":\"not found\"}");
+  const char *hl =
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Inference-Header-Content-Length");
   const char *bad = check_infer(u->p ? u->p : "", u->n, hl ? atol(hl) : -1);
   if (bad) {
     snprintf(buf, sizeof buf, "{\"error\":\"%s\"}", bad);
     return reply(c, 400, buf);
   }
-  serve_time(); /* this worker is busy for the service time: the queue forms in front of it */
+  while (sem_wait(&workers) < 0) { /* the queue forms here, in front of the workers */
+  }
+  serve_time();
+  sem_post(&workers);
   return reply(c, 200, "{\"model_name\":\"fake\",\"outputs\":[]}");
 }
 
-static void done(void *cls, struct MHD_Connection *c, void **state, enum MHD_RequestTerminationCode t) {
+static void done(void *cls, struct MHD_Connection *c, void **state,
+                 enum MHD_RequestTerminationCode t) {
   (void)cls, (void)c, (void)t;
   struct upload *u = *state;
   if (u) free(u->p);
@@ -189,17 +198,20 @@ static void done(void *cls, struct MHD_Connection *c, void **state, enum MHD_Req
 
 int main(int argc, char **argv) {
   if (parse_args(argc, argv) < 0) {
-    fprintf(stderr, "usage: fake_kserve [serve] MODEL_DIR [--listen 127.0.0.1:PORT] [--service-us S] "
-                    "[--max-batch-size B] [--max-queue-delay-us U] [--instances I] [--name N]\n");
+    fprintf(stderr,
+            "usage: fake_kserve [serve] MODEL_DIR [--listen 127.0.0.1:PORT] [--service-us S] "
+            "[--max-batch-size B] [--max-queue-delay-us U] [--instances I] [--name N]\n");
     return 2;
   }
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port),
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)opt.port),
                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
-  struct MHD_Daemon *d = MHD_start_daemon(
-      flags, 0, NULL, NULL, answer, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
-      done, NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt.instances, MHD_OPTION_CONNECTION_LIMIT,
-      4096u, MHD_OPTION_END);
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+  sem_init(&workers, 0, (unsigned)opt.instances);
+  struct MHD_Daemon *d =
+      MHD_start_daemon(flags, 0, NULL, NULL, answer, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+                       MHD_OPTION_NOTIFY_COMPLETED, done, NULL, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+                       MHD_OPTION_END);
   if (!d) {
     fprintf(stderr, "fake_kserve: cannot listen on 127.0.0.1:%d\n", opt.port);
     return 3;
