@@ -67,12 +67,14 @@ json_t *profile_dossier_section(const char *dir) {
     return fail(err_msg());
   }
   const json_t *run = json_object_get(sum, "run"), *win = json_object_get(sum, "gpu_window");
-  snprintf(summary, sizeof summary, "%s: %lld launches, %.3f ms of kernels, GPU idle %.1f%% of its active window; %zu "
-                                    "finding(s)",
+  char idle[64] = "no GPU activity";
+  if (json_is_object(win))
+    snprintf(idle, sizeof idle, "GPU idle %.1f%% of its active window",
+             100 * json_number_value(json_object_get(win, "idle_share")));
+  snprintf(summary, sizeof summary, "%s: %lld launches, %.3f ms of kernels, %s; %zu finding(s)",
            json_string_value(json_object_get(run, "command")) ?: "?",
            (long long)json_integer_value(json_object_get(sum, "launches")),
-           json_number_value(json_object_get(sum, "kernel_total_ms")),
-           100 * json_number_value(json_object_get(win, "idle_share")), json_array_size(findings));
+           json_number_value(json_object_get(sum, "kernel_total_ms")), idle, json_array_size(findings));
   json_t *sec = report_section("profile", "Profile", json_array_size(findings) ? "warn" : "ok", summary);
   kernels_table(sec, sum);
   findings_table(sec, findings);
