@@ -142,6 +142,8 @@ static void child(const struct runner_options *o, const struct child_env *ce, in
   }
   signal(SIGINT, SIG_DFL);
   signal(SIGQUIT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
   execvp(o->argv[0], o->argv);
   int e = errno;
   if (write(fd, &e, sizeof e) < 0) _exit(127);
@@ -211,6 +213,14 @@ static int wait_sampling(pid_t pid, const struct runner_options *o, struct profi
   return status;
 }
 
+/* SIGTERM/SIGHUP to gpuops while the program runs go on to the program (a
+ * `timeout` or a batch system stopping the job), and gpuops still writes what
+ * was recorded. */
+static volatile pid_t running_child;
+static void forward_signal(int sig) {
+  if (running_child > 0) kill(running_child, sig);
+}
+
 /* ---- the run ---- */
 static void command_line(char *buf, size_t len, char *const *argv) {
   buf[0] = '\0';
@@ -254,9 +264,12 @@ int runner_run(const struct runner_options *o, struct profile *p) {
   int rc = prepare(o, &ce, p, records, sizeof records), fds[2];
   if (rc) return rc;
   if (pipe2(fds, O_CLOEXEC) != 0) return err_set(ERR_IO, "pipe: %s", strerror(errno));
-  struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_quit;
+  struct sigaction ign = {.sa_handler = SIG_IGN}, fwd = {.sa_handler = forward_signal}, old_int, old_quit, old_term,
+                   old_hup;
   sigaction(SIGINT, &ign, &old_int);
   sigaction(SIGQUIT, &ign, &old_quit);
+  sigaction(SIGTERM, &fwd, &old_term);
+  sigaction(SIGHUP, &fwd, &old_hup);
   p->run_start = time_wall_ns();
   pid_t pid = fork();
   if (pid == 0) child(o, &ce, fds[1]);
@@ -271,11 +284,15 @@ int runner_run(const struct runner_options *o, struct profile *p) {
     rc = err_set(ERR_NOTFOUND, "cannot run '%s': %s%s", o->argv[0], strerror(child_errno),
                  child_errno == ENOENT ? " (not found on PATH)" : "");
   } else {
+    running_child = pid;
     status = wait_sampling(pid, o, p);
+    running_child = 0;
   }
   p->run_end = time_wall_ns();
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGQUIT, &old_quit, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  sigaction(SIGHUP, &old_hup, NULL);
   if (rc) return rc;
   log_info("profile: %s exited; reading %s", o->argv[0], records);
   if ((rc = record_load_dir(p, records)) < 0) return rc;

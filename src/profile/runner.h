@@ -8,7 +8,7 @@
  * GPUOPS_PROFILE_CUPTI (libcupti found here) and, with --nvtx,
  * NVTX_INJECTION64_PATH (the same libcupti, as CUPTI documents for NVTX
  * activity). While it runs, gpuops ignores SIGINT/SIGQUIT (they reach the
- * child, as under `time`), samples every GPU every sample_ms, and reaps
+ * child, as under `time`), passes SIGTERM/SIGHUP on to it, samples every GPU every sample_ms, and reaps
  * it; then it reads the record files. A program that crashes still leaves
  * what its process flushed (inject.c).
  *

@@ -239,8 +239,11 @@ static void rec_api(struct lines *l, const CUpti_ActivityAPI *a, int runtime) {
   const char *name = NULL;
   if (cupti.callback_name)
     cupti.callback_name(runtime ? CUPTI_CB_DOMAIN_RUNTIME_API : CUPTI_CB_DOMAIN_DRIVER_API, a->cbid, &name);
-  char nm[256];
-  json_str(nm, sizeof nm, name ? name : "?");
+  char bare[200], nm[256];
+  snprintf(bare, sizeof bare, "%s", name ? name : "?");
+  char *v = strstr(bare, "_v"); /* "cudaLaunchKernel_v7000": the version suffix is noise here */
+  if (v && v[2] >= '0' && v[2] <= '9' && strspn(v + 2, "0123456789") == strlen(v + 2)) *v = '\0';
+  json_str(nm, sizeof nm, bare);
   lines_add(l, "{\"k\":\"api\",\"dom\":\"%s\",\"name\":%s,\"s\":%llu,\"e\":%llu,\"pid\":%u,\"tid\":%u,\"corr\":%u}\n",
             runtime ? "runtime" : "driver", nm, (unsigned long long)a->start, (unsigned long long)a->end,
             a->processId, a->threadId, a->correlationId);
