@@ -564,7 +564,9 @@ Test(profile_metrics, ncu_raw_csv_and_roofline) {
   cr_assert(strstr(svg, "<title>matmul(float *, float *, int): 5 FLOP/B, 1 TFLOP/s, 200.0 GB/s</title>"), "%s", svg);
   free(svg);
   json_decref(k);
-  cr_assert_eq(metrics_parse_csv("\"ID\",\"x\"\n\"1\",\"2\"\n", 20, json_array()), ERR_PARSE, "no Kernel Name column");
+  json_t *none = json_array();
+  cr_assert_eq(metrics_parse_csv("\"ID\",\"x\"\n\"1\",\"2\"\n", 20, none), ERR_PARSE, "no Kernel Name column");
+  json_decref(none);
 }
 
 /* ---- the folder and the dossier section ---- */

@@ -144,13 +144,18 @@ static int cmp_api_corr(const void *a, const void *b) {
   return x->corr < y->corr ? -1 : x->corr > y->corr;
 }
 
+/* qsort, which must not be given a NULL array even of length 0. */
+static void sort(void *v, int n, size_t size, int (*cmp)(const void *, const void *)) {
+  if (n > 1) qsort(v, (size_t)n, size, cmp);
+}
+
 void profile_sort(struct profile *p) {
-  qsort(p->kernels, (size_t)p->n_kernels, sizeof *p->kernels, cmp_kernel);
-  qsort(p->copies, (size_t)p->n_copies, sizeof *p->copies, cmp_copy);
-  qsort(p->syncs, (size_t)p->n_syncs, sizeof *p->syncs, cmp_sync);
-  qsort(p->apis, (size_t)p->n_apis, sizeof *p->apis, cmp_api);
-  qsort(p->ranges, (size_t)p->n_ranges, sizeof *p->ranges, cmp_range);
-  qsort(p->samples, (size_t)p->n_samples, sizeof *p->samples, cmp_sample);
+  sort(p->kernels, p->n_kernels, sizeof *p->kernels, cmp_kernel);
+  sort(p->copies, p->n_copies, sizeof *p->copies, cmp_copy);
+  sort(p->syncs, p->n_syncs, sizeof *p->syncs, cmp_sync);
+  sort(p->apis, p->n_apis, sizeof *p->apis, cmp_api);
+  sort(p->ranges, p->n_ranges, sizeof *p->ranges, cmp_range);
+  sort(p->samples, p->n_samples, sizeof *p->samples, cmp_sample);
   free(p->api_order);
   p->api_order = p->n_apis ? malloc((size_t)p->n_apis * sizeof *p->api_order) : NULL;
   if (!p->api_order) return;
