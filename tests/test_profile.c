@@ -180,6 +180,15 @@ Test(profile_summary, overlapping_streams) {
   cr_assert_eq(s.sync_calls, 1);
   cr_assert_eq(s.sync_records, 1);
   cr_assert_eq(s.tiny_launches, 0);
+  cr_assert(s.have_nvtx);
+  cr_assert_eq(s.nvtx_ns, 1000000, "train_step holds every other range");
+  cr_assert_eq(s.nvtx_busy_ns, s.busy_ns, "all GPU work is inside train_step");
+  json_t *f = findings_evaluate(&p, &s);
+  cr_assert_eq(json_array_size(f), 1);
+  cr_assert_str_eq(json_string_value(json_object_get(json_array_get(f, 0), "id")), "gpu_idle");
+  cr_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(f, 0), "data"), "window")),
+                   "nvtx_ranges", "idle inside the ranges (35.9%), not in the active window (19.9%)");
+  json_decref(f);
   json_t *j = summary_json(&p, &s, 10);
   cr_assert_eq(json_array_size(json_object_get(j, "kernels")), 2);
   cr_assert_float_eq(json_real_value(json_object_get(json_object_get(j, "gpu_window"), "busy_ms")), 0.641, 1e-9);
@@ -232,6 +241,33 @@ Test(profile_folded, without_api_records_ranges_open_at_kernel_start_are_used) {
   load(&p, "profile/crashed");
   json_t *st = folded_stacks(&p);
   cr_assert_eq(json_integer_value(json_object_get(st, "crasher [500];loop;k")), 20000);
+  json_decref(st);
+  profile_free(&p);
+}
+
+Test(profile_folded, launch_from_a_worker_thread_takes_the_waiting_threads_ranges) {
+  /* PyTorch's autograd: the main thread (11) waits in "backward" while a worker (12) launches. */
+  struct profile p;
+  profile_init(&p);
+  int proc = profile_add_process(&p, 9);
+  snprintf(p.procs[proc].exe, sizeof p.procs[proc].exe, "/usr/bin/python3");
+  struct prof_range step = {.name = profile_name(&p, "step", false), .s = 0, .e = 1000, .tid = 11};
+  struct prof_range bwd = {.name = profile_name(&p, "backward", false), .s = 100, .e = 900, .tid = 11};
+  struct prof_api own = {.name = profile_name(&p, "cudaLaunchKernel", false), .s = 50, .e = 60, .tid = 11, .corr = 1};
+  struct prof_api worker = {.name = own.name, .s = 200, .e = 210, .tid = 12, .corr = 2};
+  struct prof_kernel k1 = {.name = profile_name(&p, "fwd", false), .s = 70, .e = 90, .corr = 1};
+  struct prof_kernel k2 = {.name = profile_name(&p, "grad", false), .s = 300, .e = 400, .corr = 2};
+  profile_add_range(&p, &step);
+  profile_add_range(&p, &bwd);
+  profile_add_api(&p, &own);
+  profile_add_api(&p, &worker);
+  profile_add_kernel(&p, &k1);
+  profile_add_kernel(&p, &k2);
+  profile_sort(&p);
+  json_t *st = folded_stacks(&p);
+  char *text = capture_folded(st);
+  cr_assert_str_eq(text, "python3 [9];step;backward;grad 100\npython3 [9];step;fwd 20\n");
+  free(text);
   json_decref(st);
   profile_free(&p);
 }
@@ -569,6 +605,36 @@ Test(profile_metrics, ncu_raw_csv_and_roofline) {
   json_decref(none);
 }
 
+Test(profile_record, nvml_samples_round_trip_and_bad_files_are_named) {
+  char dir[64], path[128];
+  testutil_tmpdir(dir, sizeof dir, "profile");
+  snprintf(path, sizeof path, "%s/nvml-samples.json", dir);
+  struct profile p, q;
+  profile_init(&p);
+  snprintf(p.gpu_name, sizeof p.gpu_name, "NVIDIA H200");
+  struct prof_sample a = {.t = 5, .dev = 0, .valid = 1u << PROF_C_POWER, .have_reasons = true, .clock_reasons = 4};
+  a.v[PROF_C_POWER] = 650.5;
+  profile_add_sample(&p, &a);
+  cr_assert_eq(record_save_samples(&p, path), 0);
+  profile_init(&q);
+  cr_assert_eq(record_load_samples(&q, path), 0, "%s", err_msg());
+  cr_assert_eq(q.n_samples, 1);
+  cr_assert_eq(q.samples[0].valid, 1u << PROF_C_POWER, "missing values stay missing");
+  cr_assert_float_eq(q.samples[0].v[PROF_C_POWER], 650.5, 1e-9);
+  cr_assert_eq(q.samples[0].clock_reasons, 4u);
+  cr_assert_str_eq(q.gpu_name, "NVIDIA H200");
+  FILE *f = fopen(path, "w");
+  fputs("{\"gpuops_nvml_samples\":1,\"samples\":[[1,2]]}", f);
+  fclose(f);
+  cr_assert_eq(record_load_samples(&q, path), ERR_PARSE);
+  cr_assert(strstr(err_msg(), "samples[0]"), "%s", err_msg());
+  snprintf(path, sizeof path, "%s/absent.json", dir);
+  cr_assert_eq(record_load_samples(&q, path), 0, "no samples file: nothing to add");
+  profile_free(&p);
+  profile_free(&q);
+  testutil_rmrf(dir);
+}
+
 /* ---- the folder and the dossier section ---- */
 Test(profile_outputs, folder_and_dossier_section) {
   char dir[64];
@@ -591,7 +657,7 @@ Test(profile_outputs, folder_and_dossier_section) {
   cr_assert_gt(trace_check(trace), 0, "the written file checks too: %s", err_msg());
   json_decref(trace);
   json_t *sec = profile_dossier_section(dir);
-  cr_assert_str_eq(json_string_value(json_object_get(sec, "status")), "ok");
+  cr_assert_str_eq(json_string_value(json_object_get(sec, "status")), "warn", "the streams run has a finding (idle)");
   const char *svg = json_string_value(json_object_get(json_array_get(json_object_get(sec, "figures"), 0), "svg"));
   cr_assert(svg && !strncmp(svg, "<svg", 4));
   json_decref(sec);

@@ -29,8 +29,14 @@ struct profile_args {
 };
 
 static int load_records(struct profile *p, const char *dir) {
+  char samples[2048];
+  snprintf(samples, sizeof samples, "%s/nvml-samples.json", dir);
   int rc = record_load_dir(p, dir);
   if (rc == 0) profile_note(p, "no record files (*.jsonl) in %s", dir);
+  if (rc >= 0) {
+    int src = record_load_samples(p, samples);
+    if (src < 0) rc = src;
+  }
   if (rc >= 0) profile_sort(p);
   snprintf(p->command, sizeof p->command, "(records of %s)", dir);
   return rc < 0 ? rc : 0;

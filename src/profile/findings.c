@@ -24,15 +24,20 @@ static void add(json_t *list, const char *id, const char *severity, const char *
 }
 
 static void rule_idle(json_t *out, const struct summary *s) {
-  int64_t window = s->window_e - s->window_s;
-  if (!s->have_window || window < FINDINGS_IDLE_MIN_WINDOW_NS || s->idle_share <= FINDINGS_IDLE_SHARE) return;
+  /* Inside the NVTX ranges when there are some (start-up is not the program's loop), else the active window. */
+  bool nvtx = s->have_nvtx && s->nvtx_ns >= FINDINGS_IDLE_MIN_WINDOW_NS;
+  int64_t window = nvtx ? s->nvtx_ns : s->window_e - s->window_s;
+  int64_t idle = nvtx ? s->nvtx_ns - s->nvtx_busy_ns : s->idle_ns;
+  double share = nvtx ? s->nvtx_idle_share : s->idle_share;
+  if (!s->have_window || window < FINDINGS_IDLE_MIN_WINDOW_NS || share <= FINDINGS_IDLE_SHARE) return;
   add(out, "gpu_idle", "warn", "The GPU waits on the CPU",
-      json_pack("{s:f,s:f,s:f}", "idle_share", s->idle_share, "window_ms", window / 1e6, "idle_ms", s->idle_ns / 1e6),
+      json_pack("{s:f,s:f,s:f,s:s}", "idle_share", share, "window_ms", window / 1e6, "idle_ms", idle / 1e6, "window",
+                nvtx ? "nvtx_ranges" : "active"),
       "The program is CPU- or launch-bound: capture the steady loop in a CUDA graph (torch.cuda.graphs, "
       "cudaStreamBeginCapture), give the GPU larger batches, and move host work (data loading, Python) off the "
       "critical path (prefetch on another thread, pinned buffers).",
-      "the GPU was idle %.1f%% of its %.3f ms active window (%.3f ms of gaps between GPU work; threshold %.0f%%)",
-      100 * s->idle_share, window / 1e6, s->idle_ns / 1e6, 100 * FINDINGS_IDLE_SHARE);
+      "the GPU was idle %.1f%% of %s %.3f ms (%.3f ms without GPU work; threshold %.0f%%)", 100 * share,
+      nvtx ? "the NVTX ranges'" : "its active window,", window / 1e6, idle / 1e6, 100 * FINDINGS_IDLE_SHARE);
 }
 
 static void rule_tiny(json_t *out, const struct summary *s) {

@@ -3,7 +3,8 @@
  * evidence that triggered it (the numbers, in JSON and in words) and a
  * remediation. The rules and their thresholds (docs/profile.md):
  *
- *   gpu_idle          the GPU is idle > 30% of its active window (window >= 1 ms)
+ *   gpu_idle          the GPU is idle > 30% of the time inside NVTX ranges when
+ *                     there are some, else of its active window (>= 1 ms)
  *   tiny_kernels      >= 100 launches under 10 µs and they are >= 50% of launches
  *   pageable_copies   >= 10 host<->device copies from or to pageable memory
  *   copy_serialised   copies take >= 10% of the busy time and < 20% of their

@@ -23,16 +23,25 @@ static const char *base_name(const char *path) {
   return s ? s + 1 : path;
 }
 
-/* Append the ranges of process proc (thread tid, or any when any_thread) open at t, outermost first. */
-static void open_ranges(const struct profile *p, int proc, uint32_t tid, bool any_thread, int64_t t, char *buf,
-                        size_t len) {
-  /* ranges are sorted by start, longer first at a tie: outer ranges come first */
+static bool open_at(const struct prof_range *r, int proc, int64_t t) {
+  return !r->instant && r->proc == proc && r->s <= t && r->e > t;
+}
+
+/* Append the ranges of process proc open at t on thread tid, outermost first
+ * (ranges are sorted by start, the longer first at a tie). With any_thread,
+ * the thread is the one whose outermost range opened first. Returns how many. */
+static int open_ranges(const struct profile *p, int proc, uint32_t tid, bool any_thread, int64_t t, char *buf,
+                       size_t len) {
+  int n = 0;
   for (int i = 0; i < p->n_ranges && p->ranges[i].s <= t; i++) {
     const struct prof_range *r = &p->ranges[i];
-    if (r->instant || r->proc != proc || r->e <= t) continue;
-    if (!any_thread && r->tid != tid) continue;
+    if (!open_at(r, proc, t)) continue;
+    if (any_thread) tid = r->tid, any_thread = false;
+    if (r->tid != tid) continue;
     append(buf, len, p->names[r->name]);
+    n++;
   }
+  return n;
 }
 
 json_t *folded_stacks(const struct profile *p) {
@@ -45,8 +54,11 @@ json_t *folded_stacks(const struct profile *p) {
     snprintf(root, sizeof root, "%s [%d]", pr->exe[0] ? base_name(pr->exe) : "process", pr->pid);
     append(stack, sizeof stack, root);
     const struct prof_api *a = profile_api_by_corr(p, k->proc, k->corr);
-    if (a) open_ranges(p, k->proc, a->tid, false, a->s, stack, sizeof stack);
-    else open_ranges(p, k->proc, 0, true, k->s, stack, sizeof stack);
+    /* A launch from a thread with no open range (PyTorch's autograd threads
+     * run backward for a main thread that waits inside its "backward" range)
+     * takes the ranges open on the process's other thread at that time. */
+    if (!a || open_ranges(p, k->proc, a->tid, false, a->s, stack, sizeof stack) == 0)
+      open_ranges(p, k->proc, 0, true, a ? a->s : k->s, stack, sizeof stack);
     append(stack, sizeof stack, p->names[k->name]);
     json_t *w = json_object_get(stacks, stack);
     json_int_t add = k->e - k->s;

@@ -106,6 +106,13 @@ static bool csv_number(const char *s, double *out) {
   return n > 0 && *end == '\0';
 }
 
+/* One of the metric set (the raw page also carries ncu's own columns and device attributes). */
+static bool is_metric(const char *name) {
+  for (size_t i = 0; i < N_METRICS; i++)
+    if (!strcmp(name, metric_names[i])) return true;
+  return false;
+}
+
 int metrics_parse_csv(const char *buf, size_t len, json_t *out) {
   char *copy = strndup(buf, len), *save = NULL, *header[CSV_MAX_FIELDS], *f[CSV_MAX_FIELDS];
   if (!copy) return err_set(ERR_NOMEM, "out of memory");
@@ -130,8 +137,7 @@ int metrics_parse_csv(const char *buf, size_t len, json_t *out) {
     if (!strcmp(f[name_col], "") || !strcmp(f[0], "")) continue; /* the units row */
     json_t *m = json_object();
     for (int i = 0; i < n; i++)
-      if (strchr(header[i], '_') && strchr(header[i], '.') && csv_number(f[i], &v))
-        json_object_set_new(m, header[i], json_real(v));
+      if (is_metric(header[i]) && csv_number(f[i], &v)) json_object_set_new(m, header[i], json_real(v));
     if (json_object_size(m) == 0) { /* the units row has names but no numbers */
       json_decref(m);
       continue;
@@ -166,6 +172,17 @@ void metrics_derive(json_t *kernel) {
   double spill = metric(m, "l1tex__t_bytes_pipe_lsu_mem_local_op_ld.sum", &ls) +
                  metric(m, "l1tex__t_bytes_pipe_lsu_mem_local_op_st.sum", &ls);
   json_object_set_new(kernel, "local_memory_bytes", jsonio_number(ls, spill));
+  static const struct {
+    const char *key, *metric;
+  } plain[] = {{"registers", "launch__registers_per_thread"},
+               {"occupancy_pct", "sm__warps_active.avg.pct_of_peak_sustained_active"},
+               {"sm_throughput_pct", "sm__throughput.avg.pct_of_peak_sustained_elapsed"},
+               {"dram_throughput_pct", "dram__throughput.avg.pct_of_peak_sustained_elapsed"}};
+  for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+    bool have = true;
+    double v = metric(m, plain[i].metric, &have);
+    json_object_set_new(kernel, plain[i].key, jsonio_number(have, v));
+  }
   json_object_set_new(kernel, "flops", jsonio_number(okf, flops));
   json_object_set_new(kernel, "dram_bytes", jsonio_number(ok, bytes));
   json_object_set_new(kernel, "time_ns", jsonio_number(ok, t_ns));
@@ -361,7 +378,20 @@ int metrics_run(const struct profile *p, char *const *argv, int n, const char *d
     rc = metrics_roofline(f, kernels, c);
     if (fclose(f) != 0 && rc == 0) rc = err_set(ERR_IO, "cannot write %s", path);
   }
-  if (text && rc == 0) fprintf(text, "metrics: %d kernel(s) measured under ncu: %s/metrics.json, roofline.svg\n", done, dir);
+  if (text && rc == 0) {
+    fprintf(text, "metrics: %d kernel(s) measured under ncu: %s/metrics.json, roofline.svg\n", done, dir);
+    size_t j;
+    const json_t *k;
+    json_array_foreach(kernels, j, k)
+      fprintf(text, "  %zu. %.60s: %.3g FLOP/B, %.3g TFLOP/s, DRAM %.0f GB/s, SM %.0f%%, occupancy %.0f%%, %.0f regs, "
+                    "%.0f local-memory bytes\n",
+              j + 1, json_string_value(json_object_get(k, "kernel")), json_number_value(json_object_get(k, "intensity")),
+              json_number_value(json_object_get(k, "flops_per_s")) / 1e12,
+              json_number_value(json_object_get(k, "dram_gbps")),
+              json_number_value(json_object_get(k, "sm_throughput_pct")),
+              json_number_value(json_object_get(k, "occupancy_pct")), json_number_value(json_object_get(k, "registers")),
+              json_number_value(json_object_get(k, "local_memory_bytes")));
+  }
   json_decref(doc);
   json_decref(kernels);
   summary_free(&s);

@@ -43,8 +43,8 @@ int metrics_ceilings_load(const char *path, struct metrics_ceilings *c);
 /*
  * Parse ncu's raw CSV page (--csv --page raw --print-units base): a header
  * row, a units row, one row per profiled kernel. Appends one object per
- * kernel to out: {"kernel", "metrics": {name: number}}. 0, or ERR_PARSE with
- * the line.
+ * kernel to out: {"kernel", "metrics": {name: number}}, the metric set's
+ * columns only. 0, or ERR_PARSE with the line.
  */
 int metrics_parse_csv(const char *buf, size_t len, json_t *out);
 

@@ -1,6 +1,6 @@
 /*
  * record.c — the record reader (record.h).
- * Sections: fields; one record per kind; markers; a file; a folder.
+ * Sections: fields; one record per kind; markers; a file; a folder; NVML samples.
  */
 #define _GNU_SOURCE
 #include "profile/record.h"
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/jsonio.h"
 
 /* Where the reader is, for messages and for the time origin. */
 struct cursor {
@@ -333,4 +334,59 @@ int record_load_dir(struct profile *p, const char *dir) {
   }
   free(list);
   return rc < 0 ? rc : n;
+}
+
+/* ---- NVML samples ---- */
+int record_save_samples(const struct profile *p, const char *path) {
+  json_t *names = json_array(), *rows = json_array();
+  for (int c = 0; c < PROF_COUNTERS; c++) json_array_append_new(names, json_string(prof_counter_name(c)));
+  for (int i = 0; i < p->n_samples; i++) {
+    const struct prof_sample *x = &p->samples[i];
+    json_t *row = json_pack("[I,i,o]", (json_int_t)x->t, x->dev,
+                            x->have_reasons ? json_integer((json_int_t)x->clock_reasons) : json_null());
+    for (int c = 0; c < PROF_COUNTERS; c++) json_array_append_new(row, jsonio_number(x->valid & (1u << c), x->v[c]));
+    json_array_append_new(rows, row);
+  }
+  json_t *doc = json_pack("{s:i,s:s,s:b,s:o,s:o}", "gpuops_nvml_samples", 1, "gpu", p->gpu_name, "simulated",
+                          p->simulated_samples, "counters", names, "samples", rows);
+  int rc = jsonio_write_file(path, doc);
+  json_decref(doc);
+  return rc;
+}
+
+static int load_sample_row(struct profile *p, const json_t *row, const char *path, size_t i) {
+  if (!json_is_array(row) || json_array_size(row) != 3 + PROF_COUNTERS || !json_is_integer(json_array_get(row, 0)) ||
+      !json_is_integer(json_array_get(row, 1)))
+    return err_set(ERR_PARSE, "%s: samples[%zu]: expected [t_ns, dev, reasons, %d values]", path, i, PROF_COUNTERS);
+  struct prof_sample x = {.t = json_integer_value(json_array_get(row, 0)),
+                          .dev = (int)json_integer_value(json_array_get(row, 1))};
+  const json_t *r = json_array_get(row, 2);
+  if ((x.have_reasons = json_is_integer(r))) x.clock_reasons = (uint64_t)json_integer_value(r);
+  for (int c = 0; c < PROF_COUNTERS; c++) {
+    const json_t *v = json_array_get(row, (size_t)(3 + c));
+    if (json_is_number(v)) x.v[c] = json_number_value(v), x.valid |= 1u << c;
+  }
+  return profile_add_sample(p, &x);
+}
+
+int record_load_samples(struct profile *p, const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return errno == ENOENT ? 0 : err_set(ERR_IO, "cannot read %s: %s", path, strerror(errno));
+  fclose(f);
+  json_t *doc = NULL;
+  int rc = jsonio_load_file(path, &doc);
+  if (rc) return rc;
+  if (json_integer_value(json_object_get(doc, "gpuops_nvml_samples")) != 1)
+    rc = err_set(ERR_PARSE, "%s: not a gpuops NVML samples file of version 1", path);
+  const char *gpu = json_string_value(json_object_get(doc, "gpu"));
+  if (gpu && !p->gpu_name[0]) snprintf(p->gpu_name, sizeof p->gpu_name, "%s", gpu);
+  p->simulated_samples |= json_is_true(json_object_get(doc, "simulated"));
+  size_t i;
+  const json_t *row;
+  json_array_foreach(json_object_get(doc, "samples"), i, row) {
+    if (rc) break;
+    rc = load_sample_row(p, row, path, i);
+  }
+  json_decref(doc);
+  return rc;
 }

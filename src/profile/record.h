@@ -41,4 +41,15 @@ int record_load_buf(struct profile *p, const char *buf, size_t len, const char *
  * read (0: none), or the first file's error. */
 int record_load_dir(struct profile *p, const char *dir);
 
+/*
+ * The NVML samples of a run, saved beside the record files so `--records`
+ * renders the counter tracks again: DIR/nvml-samples.json,
+ * {"gpuops_nvml_samples":1, "gpu", "simulated", "counters": [names],
+ *  "samples": [[t_ns, dev, clock_reasons|null, value|null per counter], ...]}.
+ * record_save_samples: 0 or ERR_IO. record_load_samples: 0 (also when the
+ * file is absent: nothing to add), or ERR_PARSE / ERR_IO naming the file.
+ */
+int record_save_samples(const struct profile *p, const char *path);
+int record_load_samples(struct profile *p, const char *path);
+
 #endif

@@ -296,6 +296,9 @@ int runner_run(const struct runner_options *o, struct profile *p) {
   if (rc) return rc;
   log_info("profile: %s exited; reading %s", o->argv[0], records);
   if ((rc = record_load_dir(p, records)) < 0) return rc;
+  char samples[PATH_MAX + 32];
+  snprintf(samples, sizeof samples, "%s/nvml-samples.json", records);
+  if (p->n_samples && record_save_samples(p, samples) < 0) profile_note(p, "%s", err_msg());
   note_outcome(p, status);
   profile_sort(p);
   return 0;

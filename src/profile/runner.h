@@ -9,7 +9,8 @@
  * NVTX_INJECTION64_PATH (the same libcupti, as CUPTI documents for NVTX
  * activity). While it runs, gpuops ignores SIGINT/SIGQUIT (they reach the
  * child, as under `time`), passes SIGTERM/SIGHUP on to it, samples every GPU every sample_ms, and reaps
- * it; then it reads the record files. A program that crashes still leaves
+ * it; then it reads the record files and saves the samples beside them
+ * (records/nvml-samples.json, record.h). A program that crashes still leaves
  * what its process flushed (inject.c).
  *
  * Where the libraries are looked for:

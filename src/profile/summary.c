@@ -52,6 +52,25 @@ static int64_t covered(const struct span *v, int n, int64_t s, int64_t e) {
   return t;
 }
 
+/* Busy and idle inside the NVTX ranges (their union over every thread), when
+ * there are any: the part of the run the program marked as its work, without
+ * start-up. gpu[0..ng) are the merged GPU spans. */
+static void nvtx_window(const struct profile *p, struct summary *s, const struct span *gpu, int ng) {
+  struct span *r = malloc((size_t)(p->n_ranges ? p->n_ranges : 1) * sizeof *r);
+  if (!r) return;
+  int n = 0;
+  for (int i = 0; i < p->n_ranges; i++)
+    if (!p->ranges[i].instant && p->ranges[i].e > p->ranges[i].s) r[n++] = (struct span){p->ranges[i].s, p->ranges[i].e};
+  n = merge(r, n);
+  for (int i = 0; i < n; i++) {
+    s->nvtx_ns += r[i].e - r[i].s;
+    s->nvtx_busy_ns += covered(gpu, ng, r[i].s, r[i].e);
+  }
+  s->have_nvtx = n > 0;
+  s->nvtx_idle_share = s->nvtx_ns ? 1.0 - (double)s->nvtx_busy_ns / (double)s->nvtx_ns : 0;
+  free(r);
+}
+
 static int busy_idle(const struct profile *p, struct summary *s, struct span **kernels_out, int *nk_out) {
   int n = p->n_kernels + p->n_copies;
   struct span *all = malloc((size_t)(n ? n : 1) * sizeof *all);
@@ -72,6 +91,7 @@ static int busy_idle(const struct profile *p, struct summary *s, struct span **k
     s->idle_ns = (s->window_e - s->window_s) - s->busy_ns;
     s->idle_share = s->window_e > s->window_s ? (double)s->idle_ns / (double)(s->window_e - s->window_s) : 0;
   }
+  nvtx_window(p, s, all, m);
   free(all);
   *nk_out = merge(ks, p->n_kernels);
   *kernels_out = ks;
@@ -222,13 +242,16 @@ json_t *summary_json(const struct profile *p, const struct summary *s, int top) 
                        ? json_pack("{s:f,s:f,s:f,s:f}", "window_ms", ms(s->window_e - s->window_s), "busy_ms",
                                    ms(s->busy_ns), "idle_ms", ms(s->idle_ns), "idle_share", s->idle_share)
                        : json_null();
+  json_t *nvtx = s->have_nvtx ? json_pack("{s:f,s:f,s:f}", "ranges_ms", ms(s->nvtx_ns), "busy_ms", ms(s->nvtx_busy_ns),
+                                          "idle_share", s->nvtx_idle_share)
+                             : json_null();
   json_t *api = json_pack("{s:i,s:f,s:o,s:i,s:f,s:i,s:f}", "launch_calls", s->launch_calls, "launch_total_ms",
                           ms(s->launch_ns), "launch_mean_us",
                           jsonio_number(s->launch_calls > 0, s->launch_calls ? us(s->launch_ns) / s->launch_calls : 0),
                           "sync_calls", s->sync_calls, "sync_total_ms", ms(s->sync_ns), "sync_records",
                           s->sync_records, "sync_record_total_ms", ms(s->sync_record_ns));
-  return json_pack("{s:i,s:o,s:o,s:i,s:i,s:f,s:o,s:o,s:f,s:f,s:o,s:o}", "schema", 1, "run", run_json(p), "gpu_window",
-                   window, "launches", s->launches, "launches_under_10us", s->tiny_launches, "kernel_total_ms",
+  return json_pack("{s:i,s:o,s:o,s:o,s:i,s:i,s:f,s:o,s:o,s:f,s:f,s:o,s:o}", "schema", 1, "run", run_json(p),
+                   "gpu_window", window, "nvtx_window", nvtx, "launches", s->launches, "launches_under_10us", s->tiny_launches, "kernel_total_ms",
                    ms(s->kernel_ns), "kernels", kernels_json(p, s, top), "copies", copies_json(s), "copy_total_ms",
                    ms(s->copy_ns), "copy_overlapping_kernels_ms", ms(s->copy_overlap_ns), "api", api, "notes",
                    notes_json(p));
@@ -274,6 +297,9 @@ int summary_text(FILE *out, const struct profile *p, const struct summary *s, in
   if (s->have_window)
     fprintf(out, "GPU active window %.3f ms: busy %.3f ms, idle %.3f ms (%.1f%%)\n", ms(s->window_e - s->window_s),
             ms(s->busy_ns), ms(s->idle_ns), 100 * s->idle_share);
+  if (s->have_nvtx)
+    fprintf(out, "inside NVTX ranges (%.3f ms): GPU busy %.3f ms, idle %.1f%%\n", ms(s->nvtx_ns), ms(s->nvtx_busy_ns),
+            100 * s->nvtx_idle_share);
   fprintf(out, "kernels: %d launches, %d under 10 us, %.3f ms in total\n", s->launches, s->tiny_launches,
           ms(s->kernel_ns));
   int rc = s->n_kernels ? kernel_table(out, p, s, top) : 0;

@@ -6,7 +6,9 @@
  * The active window is from the first to the last GPU activity (kernel,
  * copy, memset) of the run: process start-up and CUDA initialisation are
  * outside it, so "idle" means gaps between GPU work the program asked for.
- * Busy time is the union of kernel and copy intervals on any device.
+ * Busy time is the union of kernel and copy intervals on any device. When
+ * NVTX ranges were recorded, busy and idle are also given inside their union
+ * (the work the program marked, start-up excluded).
  *
  * Ownership: summary_compute fills a caller-owned struct; free with summary_free.
  */
@@ -46,6 +48,9 @@ struct summary {
   int64_t window_s, window_e;     /* the active window (wall ns) */
   int64_t busy_ns, idle_ns;       /* within the window */
   double idle_share;              /* idle / window, 0..1 */
+  bool have_nvtx;                 /* NVTX ranges were recorded */
+  int64_t nvtx_ns, nvtx_busy_ns;  /* the union of the ranges, and the GPU busy time inside it */
+  double nvtx_idle_share;         /* 1 - busy / ranges, 0..1 */
   int launch_calls, sync_calls;   /* API records (with --api / --nvtx) */
   int64_t launch_ns, sync_ns;     /* their summed durations */
   int sync_records;               /* CUPTI synchronisation records */

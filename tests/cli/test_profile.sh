@@ -49,6 +49,15 @@ err=$(gpuops profile --records "$fix/truncated" -o "$tmp/t" 2>&1); rc=$?
 [ $rc = 2 ] || fail "truncated records: exit $rc, want 2"
 grep -q "rec.300.jsonl:3 (byte 288): truncated record" <<<"$err" || fail "truncated: $err"
 
+# NVML counters through the simulated backend (asked for: never a silent fallback), saved with the records.
+export GPUOPS_SIM_STATE=$tmp/sim-state.json
+gpuops profile -q --backend sim --sample-ms 20 -o "$tmp/sim" -- sleep 0.2 >/dev/null || fail "--backend sim run"
+[ -s "$tmp/sim/records/nvml-samples.json" ] || fail "samples not saved beside the records"
+grep -q '"name":"SM clock MHz","ph":"C"' "$tmp/sim/trace.json" || fail "no SM clock counter track"
+grep -q "SIMULATED" "$tmp/sim/summary.json" || fail "simulated samples not labelled"
+gpuops profile -q --records "$tmp/sim/records" -o "$tmp/sim2" >/dev/null || fail "--records of the sim run"
+grep -q '"name":"SM clock MHz","ph":"C"' "$tmp/sim2/trace.json" || fail "--records lost the counter tracks"
+
 gpuops dossier --backend sim -o "$tmp/dossier" --profile "$tmp/streams" >"$tmp/dossier.log" 2>&1 ||
   fail "dossier --profile DIR: $(tail -5 "$tmp/dossier.log")"
 grep -q "Profile: (records of" "$tmp/dossier.log" || fail "dossier: no profile section in the text"
