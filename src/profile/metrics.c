@@ -276,6 +276,7 @@ static const char *original_name(const struct profile *p, int idx) {
 
 /* Run argv, output to a file; returns the exit status or -1. */
 static int run_to_file(char *const *argv, const char *log) {
+  fflush(NULL); /* or the child's freopen writes our buffered output a second time */
   pid_t pid = fork();
   if (pid == 0) {
     FILE *f = freopen(log, "w", stdout);

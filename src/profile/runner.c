@@ -271,6 +271,7 @@ int runner_run(const struct runner_options *o, struct profile *p) {
   sigaction(SIGTERM, &fwd, &old_term);
   sigaction(SIGHUP, &fwd, &old_hup);
   p->run_start = time_wall_ns();
+  fflush(NULL); /* nothing buffered may reach the child */
   pid_t pid = fork();
   if (pid == 0) child(o, &ce, fds[1]);
   close(fds[1]);
