@@ -62,4 +62,10 @@ gpuops dossier --backend sim -o "$tmp/dossier" --profile "$tmp/streams" >"$tmp/d
   fail "dossier --profile DIR: $(tail -5 "$tmp/dossier.log")"
 grep -q "Profile: (records of" "$tmp/dossier.log" || fail "dossier: no profile section in the text"
 grep -q "<figure" "$tmp/dossier/dossier.html" || fail "dossier: no flamegraph in the HTML"
+gpuops dossier --backend sim -o "$tmp/dossier2" --profile -- sh -c 'exit 0' >"$tmp/dossier2.log" 2>&1 ||
+  fail "dossier --profile -- CMD: $(tail -5 "$tmp/dossier2.log")"
+[ -s "$tmp/dossier2/profile/summary.json" ] || fail "dossier --profile -- CMD: no profile folder"
+grep -q "Profile: sh -c exit 0: 0 launches" "$tmp/dossier2.log" || fail "dossier --profile -- CMD: no section"
+err=$(gpuops dossier --backend sim -o "$tmp/dossier3" --profile -- no-such-command-gpuops 2>&1); rc=$?
+[ $rc = 3 ] || fail "dossier --profile -- missing command: exit $rc, want 3 ($err)"
 echo "ok"
