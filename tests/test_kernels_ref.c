@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "kernels/bf16.h"
+#include "kernels/gemm_ref.h"
 #include "kernels/norm_ref.h"
 #include "kernels/reduce_ref.h"
 #include "kernels/softmax_ref.h"
@@ -90,4 +91,48 @@ Test(kernels_ref, layernorm_and_rmsnorm_known_row) {
   for (int i = 0; i < 4; i++) cr_assert_eq(y[i], bf16_from_f32(0.5f));
   norm_ref_rmsnorm(c, w, y, 1, 4, 0.0, scratch);
   for (int i = 0; i < 4; i++) cr_assert_eq(y[i], bf16_from_f32(2.0f));
+}
+
+/* C = A.W^T with W in the Linear layout [N, K]: worked by hand. A = [[1, 2], [3, -1]],
+   W = [[1, 0], [0.5, 2], [-1, 1]] (N = 3, K = 2), bias = [0.5, -1, 0]. */
+Test(kernels_ref, gemm_known_product_bias_and_gelu) {
+  const float af[] = {1, 2, 3, -1}, wf[] = {1, 0, 0.5f, 2, -1, 1}, bf[] = {0.5f, -1, 0};
+  uint16_t a[4], w[6], b[3], c[6];
+  for (int i = 0; i < 4; i++) a[i] = bf16_from_f32(af[i]);
+  for (int i = 0; i < 6; i++) w[i] = bf16_from_f32(wf[i]);
+  for (int i = 0; i < 3; i++) b[i] = bf16_from_f32(bf[i]);
+  /* no epilogue: row 0 = [1, 4.5, 1], row 1 = [3, -0.5, -4] */
+  const float plain[] = {1, 4.5f, 1, 3, -0.5f, -4};
+  gemm_ref_bf16(a, w, NULL, c, 2, 3, 2, GEMM_REF_NONE);
+  for (int i = 0; i < 6; i++) cr_assert_float_eq(bf16_to_f32(c[i]), plain[i], 0, "c[%d]", i);
+  /* bias: [1.5, 3.5, 1, 3.5, -1.5, -4] */
+  const float biased[] = {1.5f, 3.5f, 1, 3.5f, -1.5f, -4};
+  gemm_ref_bf16(a, w, b, c, 2, 3, 2, GEMM_REF_BIAS);
+  for (int i = 0; i < 6; i++) cr_assert_float_eq(bf16_to_f32(c[i]), biased[i], 0, "c[%d]", i);
+  /* GELU(1.5) = 0.5 * 1.5 * (1 + erf(1.5 / sqrt 2)) = 1.39963..., GELU(-4) = -1.2668e-4 */
+  gemm_ref_bf16(a, w, b, c, 2, 3, 2, GEMM_REF_BIAS_GELU);
+  cr_assert_float_eq(bf16_to_f32(c[0]), 1.399634, 0.01);
+  cr_assert_float_eq(bf16_to_f32(c[5]), -1.2668e-4, 2e-6);
+  cr_assert_float_eq(gemm_ref_gelu(0.0), 0.0, 0);
+  cr_assert_float_eq(gemm_ref_gelu(1.0), 0.8413447460685429, 1e-12);
+  double scale = 0;
+  /* row 0 of A with row 1 of W: products 0.5 and 4 -> 4.5, scale sqrt(0.25 + 16) */
+  cr_assert_float_eq(gemm_ref_one(a, w + 2, 2, NULL, GEMM_REF_NONE, &scale), 4.5, 1e-12);
+  cr_assert_float_eq(scale, sqrt(16.25), 1e-12);
+}
+
+/* The check's error: relative to |ref| + scale, infinite for NaN, so a dropped K block
+   (here: one product of four missing) is far over the 1e-2 threshold. */
+Test(kernels_ref, gemm_check_error_catches_a_missing_term) {
+  cr_assert(isinf(gemm_ref_err(NAN, 1.0, 1.0)));
+  cr_assert_float_eq(gemm_ref_err(2.0, 2.0, 1.0), 0.0, 0);
+  cr_assert_float_eq(gemm_ref_err(3.0, 2.0, 2.0), 0.25, 1e-12);
+  const float af[] = {0.9f, -0.7f, 0.3f, 0.8f}, wf[] = {0.6f, 0.5f, -0.9f, 0.4f};
+  uint16_t a[4], w[4];
+  for (int i = 0; i < 4; i++) a[i] = bf16_from_f32(af[i]), w[i] = bf16_from_f32(wf[i]);
+  double scale, full = gemm_ref_one(a, w, 4, NULL, GEMM_REF_NONE, &scale);
+  double partial = gemm_ref_one(a, w, 3, NULL, GEMM_REF_NONE, NULL);
+  cr_assert_gt(gemm_ref_err(partial, full, scale), 1e-2);
+  /* bf16 rounding of the output stays under it */
+  cr_assert_lt(gemm_ref_err(bf16_to_f32(bf16_from_f32((float)full)), full, scale), 1e-2);
 }

@@ -100,19 +100,15 @@ out:
 
 /* ---- derived figures ------------------------------------------------------------- */
 
-/* Median of (kernel, size, variant) when it was timed, else 0. */
-static double timed_median(const struct bench_run *run, const char *kernel, const char *size,
-                           const char *variant) {
-  const struct bench_result *x = bench_run_find(run, kernel, size, variant);
-  return x && x->status == BENCH_OK && x->st.median > 0 ? x->st.median : 0.0;
-}
-
-/* The baseline's variant name: the variant_no 0 result of the same kernel and size. */
-static double baseline_median(const struct bench_run *run, const struct bench_result *res) {
+/* Median of the result numbered variant_no (0 the baseline, -1 the vendor) of the same
+   kernel and size when it was timed, else 0. */
+static double numbered_median(const struct bench_run *run, const struct bench_result *res,
+                              int variant_no) {
   for (int i = 0; i < run->nresults; i++) {
     const struct bench_result *x = &run->results[i];
-    if (x->variant_no == 0 && !strcmp(x->kernel, res->kernel) && !strcmp(x->size, res->size))
-      return x->status == BENCH_OK ? x->st.median : 0.0;
+    if (x->variant_no == variant_no && !strcmp(x->kernel, res->kernel) &&
+        !strcmp(x->size, res->size))
+      return x->status == BENCH_OK && x->st.median > 0 ? x->st.median : 0.0;
   }
   return 0.0;
 }
@@ -125,11 +121,13 @@ void bench_derive(const struct bench_run *run, const struct bench_result *res,
   out->gbps = res->bytes / (ms * 1e-3) * 1e-9;
   out->tflops = res->flops / (ms * 1e-3) * 1e-12;
   const struct bench_ceiling *c = res->ceiling[0] ? bench_run_ceiling(run, res->ceiling) : NULL;
-  if (c && c->st.median > 0)
+  if (c && c->st.median > 0 && c->flops > 0)
+    out->pct_ceiling = 100.0 * out->tflops / (c->flops / (c->st.median * 1e-3) * 1e-12);
+  else if (c && c->st.median > 0)
     out->pct_ceiling = 100.0 * out->gbps / (c->bytes / (c->st.median * 1e-3) * 1e-9);
-  double base = baseline_median(run, res);
+  double base = numbered_median(run, res, 0);
   if (base > 0) out->speedup = base / ms;
-  double vendor = timed_median(run, res->kernel, res->size, BENCH_VENDOR_VARIANT);
+  double vendor = numbered_median(run, res, -1);
   if (vendor > 0) out->vs_vendor = vendor / ms;
   double t = torch ? bench_torch_median(torch, res->kernel, res->size) : 0.0;
   if (t > 0) out->vs_torch = t / ms;
@@ -243,9 +241,10 @@ json_t *bench_run_to_json(const struct bench_run *r, const struct bench_torch *t
   for (int i = 0; i < r->nceilings; i++) {
     const struct bench_ceiling *c = &r->ceilings[i];
     double gbps = c->st.median > 0 ? c->bytes / (c->st.median * 1e-3) * 1e-9 : 0;
-    json_array_append_new(
-        ceil, json_pack("{s:s, s:f, s:o, s:o}", "name", c->name, "bytes", c->bytes, "stats",
-                        stats_json(&c->st), "gbps", fig(gbps)));
+    double tflops = c->st.median > 0 ? c->flops / (c->st.median * 1e-3) * 1e-12 : 0;
+    json_array_append_new(ceil, json_pack("{s:s, s:f, s:f, s:o, s:o, s:o}", "name", c->name, "bytes",
+                                          c->bytes, "flops", c->flops, "stats", stats_json(&c->st),
+                                          "gbps", fig(gbps), "tflops", fig(tflops)));
   }
   for (int i = 0; i < r->nresults; i++)
     json_array_append_new(res, result_json(r, &r->results[i], torch));
@@ -352,6 +351,7 @@ int bench_run_from_json(const json_t *doc, const char *what, struct bench_run *o
     struct bench_ceiling *c = &out->ceilings[out->nceilings++];
     str(&rd, e, "name", c->name, sizeof c->name, where, true);
     c->bytes = num(&rd, e, "bytes", where);
+    c->flops = num(&rd, e, "flops", where); /* absent in older files: 0 */
     stats_read(&rd, e, &c->st, where);
   }
   json_array_foreach(res, i, e) {

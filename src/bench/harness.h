@@ -29,8 +29,8 @@ enum bench_status {
 };
 const char *bench_status_name(enum bench_status s); /* "ok", "FAILED", "unsupported", "error" */
 
-/* The vendor library's variant name ("cub"); the baseline is always "0-naive"-style variant 0. */
-#define BENCH_VENDOR_VARIANT "cub"
+/* The vendor library's row has variant_no -1; its name is the kernel descriptor's
+   ("cub" for reduce, "cublaslt" for gemm). The baseline is always variant 0. */
 
 struct bench_result {
   char kernel[32];  /* "softmax" */
@@ -42,7 +42,7 @@ struct bench_result {
   struct bench_stats st; /* milliseconds */
   double bytes;          /* per call, the fewest bytes it must move */
   double flops;          /* per call */
-  char ceiling[16];      /* "copy" or "read": which ceiling it is held to */
+  char ceiling[16];      /* "copy", "read" or "matrix": which ceiling it is held to */
   double max_err;        /* the check's largest error (its meaning per kernel: docs/kernels.md) */
   double tol;            /* the threshold it was held to */
 };
@@ -50,10 +50,12 @@ struct bench_result {
 struct bench_ceiling {
   char name[24]; /* "copy", "read" (the fastest flavour of each), "copy/2-memcpy", ... */
   double bytes;  /* per call, bytes counted (copy: read + write) */
+  double flops;  /* per call, FLOPs counted: > 0 for the matrix-rate ceiling, which kernels
+                    are held to by TFLOP/s instead of GB/s */
   struct bench_stats st;
 };
 
-#define BENCH_MAX_CEILINGS 8
+#define BENCH_MAX_CEILINGS 12
 
 struct bench_run {
   char mode[8];      /* "gpu" or "cpu" */
@@ -110,7 +112,7 @@ int bench_measure(const struct bench_source *src, const struct bench_stop *stop,
 struct bench_derived {
   double gbps;        /* bytes / median; 0 when not timed */
   double tflops;      /* flops / median */
-  double pct_ceiling; /* gbps over the matching ceiling's, in %; 0 when unknown */
+  double pct_ceiling; /* gbps (tflops for the matrix ceiling) over the ceiling's, in %; 0 when unknown */
   double speedup;     /* baseline (variant 0) median / this median; 0 when unknown */
   double vs_vendor;   /* vendor median / this median (> 1: faster than the vendor) */
   double vs_torch;    /* torch median / this median (> 1: faster than PyTorch) */

@@ -28,6 +28,7 @@
 #include "base/timeutil.h"
 #include "gpu/gpu.h"
 #include "kernels/bf16.h"
+#include "kernels/gemm_ref.h"
 #include "kernels/norm_ref.h"
 #include "kernels/reduce_ref.h"
 #include "kernels/softmax_ref.h"
@@ -63,6 +64,25 @@ static const struct bench_size norm_sizes[] = {
     {"256x4096", 0, 256, 4096, BF16, CPU},
     {"37x1000", 0, 37, 1000, BF16, CHK},
 };
+/* GEMM: {name, 0, M, N, bf16, flags, K, epilogue, ceiling}. The skinny shapes (M <= 128)
+   must read all of W for little math, so they are held to the read ceiling. */
+enum { NOEPI = CUDAPLUGIN_EPI_NONE, GELU = CUDAPLUGIN_EPI_BIAS_GELU };
+static const struct bench_size gemm_sizes[] = {
+    {"8192x8192x8192", 0, 8192, 8192, BF16, GPU, 8192, NOEPI, NULL},
+    {"4096x4096x4096", 0, 4096, 4096, BF16, GPU, 4096, NOEPI, NULL},
+    {"2048x4096x4096", 0, 2048, 4096, BF16, GPU, 4096, NOEPI, NULL},
+    {"2048x8192x8192", 0, 2048, 8192, BF16, GPU, 8192, NOEPI, NULL},
+    {"128x4096x4096", 0, 128, 4096, BF16, GPU, 4096, NOEPI, "read"},
+    {"128x8192x8192", 0, 128, 8192, BF16, GPU, 8192, NOEPI, "read"},
+    {"16x4096x4096", 0, 16, 4096, BF16, GPU, 4096, NOEPI, "read"},
+    {"16x8192x8192", 0, 16, 8192, BF16, GPU, 8192, NOEPI, "read"},
+    {"8192x8192x8192-gelu", 0, 8192, 8192, BF16, GPU, 8192, GELU, NULL},
+    {"64x8192x8192-gelu", 0, 64, 8192, BF16, GPU, 8192, GELU, "read"},
+    {"128x512x512", 0, 128, 512, BF16, CPU, 512, NOEPI, NULL},
+    {"128x512x512-gelu", 0, 128, 512, BF16, CPU, 512, GELU, NULL},
+    {"200x136x72", 0, 200, 136, BF16, CHK, 72, NOEPI, NULL},
+    {"200x136x72-gelu", 0, 200, 136, BF16, CHK, 72, GELU, NULL},
+};
 #define NSIZES(a) ((int)(sizeof(a) / sizeof(a[0])))
 
 static const struct bench_kernel kernels[] = {
@@ -72,7 +92,7 @@ static const struct bench_kernel kernels[] = {
      "read",
      3,
      {"0-naive", "1-vec4", "2-vec4x4"},
-     true,
+     "cub",
      NSIZES(reduce_sizes),
      reduce_sizes},
     {BK_TRANSPOSE,
@@ -81,7 +101,7 @@ static const struct bench_kernel kernels[] = {
      "copy",
      3,
      {"0-naive", "1-tile32", "2-tile64v4"},
-     false,
+     NULL,
      NSIZES(transpose_sizes),
      transpose_sizes},
     {BK_SOFTMAX,
@@ -91,7 +111,7 @@ static const struct bench_kernel kernels[] = {
      9,
      {"0-naive", "1-block", "2-regs", "3-unroll", "4-smem", "5-cluster", "6-clregs", "7-fold",
       "8-fold32"},
-     false,
+     NULL,
      NSIZES(softmax_sizes),
      softmax_sizes},
     {BK_LAYERNORM,
@@ -100,7 +120,7 @@ static const struct bench_kernel kernels[] = {
      "copy",
      5,
      {"0-naive", "1-block", "2-stream", "3-warp", "4-onepass"},
-     false,
+     NULL,
      NSIZES(norm_sizes),
      norm_sizes},
     {BK_RMSNORM,
@@ -109,9 +129,18 @@ static const struct bench_kernel kernels[] = {
      "copy",
      5,
      {"0-naive", "1-block", "2-stream", "3-warp", "4-onepass"},
-     false,
+     NULL,
      NSIZES(norm_sizes),
      norm_sizes},
+    {BK_GEMM,
+     "gemm",
+     "C = A.W^T (+ bias, + exact GELU), bf16 in/out, fp32 accumulate",
+     "matrix",
+     7,
+     {"0-naive", "1-smem", "2-regs", "3-mma", "4-wgmma", "5-overlap", "6-auto"},
+     "cublaslt",
+     NSIZES(gemm_sizes),
+     gemm_sizes},
 };
 
 const struct bench_kernel *bench_suite_kernels(int *n) {
@@ -126,7 +155,9 @@ const struct bench_kernel *bench_suite_find(const char *name) {
 }
 
 static size_t esize(int dtype) { return dtype == BF16 ? 2 : 4; }
+/* Elements of the (first) input: gemm's A is M x K. */
 static size_t elems(const struct bench_size *s) {
+  if (s->k) return (size_t)s->rows * (size_t)s->k;
   return s->n ? s->n : (size_t)s->rows * (size_t)s->cols;
 }
 
@@ -136,6 +167,9 @@ double bench_suite_bytes(const struct bench_kernel *k, const struct bench_size *
     case BK_REDUCE: return e * w + 4;
     case BK_LAYERNORM: return 2 * e * w + 2.0 * s->cols * w;
     case BK_RMSNORM: return 2 * e * w + (double)s->cols * w;
+    case BK_GEMM: /* A, W and C once, the bias when used */
+      return w * ((double)s->rows * s->k + (double)s->cols * s->k + (double)s->rows * s->cols +
+                  (s->epi ? s->cols : 0));
     default: return 2 * e * w;
   }
 }
@@ -147,6 +181,7 @@ double bench_suite_flops(const struct bench_kernel *k, const struct bench_size *
     case BK_TRANSPOSE: return 0;
     case BK_SOFTMAX: return 5 * e;   /* max, sub, exp, add, mul */
     case BK_LAYERNORM: return 8 * e; /* sum, sub, square, add, sub, mul, mul, add */
+    case BK_GEMM: return 2.0 * s->rows * s->cols * s->k; /* the epilogue's few per output aside */
     default: return 5 * e;           /* square, add, mul, mul (+ rsqrt per row) */
   }
 }
@@ -164,7 +199,7 @@ static bool variant_matches(const struct bench_kernel *k, int i, const char *wan
 
 static bool variant_selected(const struct bench_kernel *k, int i, const char *want) {
   if (!want) return true;
-  if (i == VENDOR_NO) return k->vendor && !strcmp(want, BENCH_VENDOR_VARIANT);
+  if (i == VENDOR_NO) return k->vendor && !strcmp(want, k->vendor);
   return variant_matches(k, i, want);
 }
 
@@ -192,8 +227,7 @@ static void list_valid(const struct bench_kernel *only, int kind, char *buf, siz
     for (int j = 0; kind == 1 && j < kn->nvariants; j++)
       k += (size_t)snprintf(buf + k, len > k ? len - k : 0, "%s%s", k ? ", " : "", kn->variants[j]);
     if (kind == 1 && kn->vendor)
-      k += (size_t)snprintf(buf + k, len > k ? len - k : 0, "%s%s", k ? ", " : "",
-                            BENCH_VENDOR_VARIANT);
+      k += (size_t)snprintf(buf + k, len > k ? len - k : 0, "%s%s", k ? ", " : "", kn->vendor);
     for (int j = 0; kind == 2 && j < kn->nsizes && k < len; j++)
       if (!listed(buf, kn->sizes[j].name))
         k += (size_t)snprintf(buf + k, len - k, "%s%s", k ? ", " : "", kn->sizes[j].name);
@@ -237,25 +271,27 @@ static void result_init(struct bench_result *r, const struct bench_kernel *k,
   snprintf(r->kernel, sizeof r->kernel, "%s", k->name);
   snprintf(r->size, sizeof r->size, "%s", s->name);
   snprintf(r->variant, sizeof r->variant, "%s",
-           variant_no == VENDOR_NO ? BENCH_VENDOR_VARIANT
+           variant_no == VENDOR_NO ? k->vendor
            : variant_no == CPU_NO  ? "cpu-ref"
                                    : k->variants[variant_no]);
   r->variant_no = variant_no;
   r->bytes = bench_suite_bytes(k, s);
   r->flops = bench_suite_flops(k, s);
-  snprintf(r->ceiling, sizeof r->ceiling, "%s", variant_no == CPU_NO ? "" : k->ceiling);
+  snprintf(r->ceiling, sizeof r->ceiling, "%s",
+           variant_no == CPU_NO ? "" : s->ceiling ? s->ceiling : k->ceiling);
 }
 
 /* ---- GPU buffers and launches ------------------------------------------------------ */
 
-enum { MAX_ROT = 4, CEIL_SAMPLES = 10, POOL_CAP = 4096, NFLAVOURS = 5 };
-/* Every ceiling kernel timed: which plugin entry (0 copy, 1 read), its variant, its name. */
+enum { MAX_ROT = 4, CEIL_SAMPLES = 10, POOL_CAP = 4096, NFLAVOURS = 6, MATRIX_N = 8192 };
+/* Every ceiling kernel timed: which plugin entry (0 copy, 1 read, 2 cuBLASLt bf16 GEMM at
+   8192^3: the matrix rate, sampled only when a GEMM is selected), its variant, its name. */
 static const struct {
   int which, variant;
   const char *name;
 } flavours[NFLAVOURS] = {
     {0, 0, "copy/0-stride"}, {0, 1, "copy/1-onepass"}, {0, 2, "copy/2-memcpy"},
-    {1, 0, "read/0-stride"}, {1, 1, "read/1-onepass"},
+    {1, 0, "read/0-stride"}, {1, 1, "read/1-onepass"}, {2, 0, "matrix/cublaslt"},
 };
 
 struct gctx {
@@ -269,6 +305,7 @@ struct gctx {
   void *csrc, *cdst; /* ceiling buffers */
   size_t cbytes;
   float *sink;             /* 4096 floats for ceiling_read */
+  void *ma, *mw, *mc;      /* matrix ceiling: MATRIX_N^2 bf16 each; NULL when not sampled */
   double *pool[NFLAVOURS]; /* ceiling samples, ms, per flavour */
   int npool[NFLAVOURS];
   bool hot, flush_read;
@@ -280,7 +317,7 @@ struct gcase {
   struct gctx *g;
   const struct bench_kernel *k;
   const struct bench_size *sz;
-  void *in[MAX_ROT], *out, *w, *b, *ws;
+  void *in[MAX_ROT], *out, *w, *b, *ws; /* gemm: in = A, w = W, b = bias */
   int nrot, rot, variant;
   size_t in_bytes, out_bytes, ws_bytes;
 };
@@ -308,6 +345,14 @@ static int launch(struct gcase *c, int variant, const void *in) {
     case BK_LAYERNORM:
       return a->layernorm_bf16(variant, in, c->w, c->b, c->out, s->rows, s->cols, NORM_EPS, g->s, e,
                                el);
+    case BK_GEMM: {
+      const void *bias = s->epi ? c->b : NULL;
+      if (variant == VENDOR_NO)
+        return a->vendor_gemm_bf16(in, c->w, bias, c->out, s->rows, s->cols, s->k, s->epi, g->s, e,
+                                   el);
+      return a->gemm_bf16(variant, in, c->w, bias, c->out, s->rows, s->cols, s->k, s->epi, g->s, e,
+                          el);
+    }
     default:
       return a->rmsnorm_bf16(variant, in, c->w, c->out, s->rows, s->cols, NORM_EPS, g->s, e, el);
   }
@@ -331,8 +376,10 @@ static int fill_inputs(struct gcase *c) {
                                   sizeof g->err);
     if (rc) return plug(g, rc, "filling inputs");
   }
-  if (c->w && g->api->fill_uniform(c->w, (size_t)c->sz->cols, BF16, rng_u64(&g->rng), 0.5f, 1.5f,
-                                   g->s, g->err, sizeof g->err))
+  bool gemm = c->k->id == BK_GEMM;
+  size_t wn = gemm ? (size_t)c->sz->cols * (size_t)c->sz->k : (size_t)c->sz->cols;
+  if (c->w && g->api->fill_uniform(c->w, wn, BF16, rng_u64(&g->rng), gemm ? -1.0f : 0.5f,
+                                   gemm ? 1.0f : 1.5f, g->s, g->err, sizeof g->err))
     return plug(g, ERR_DRIVER, "filling the weight");
   if (c->b && g->api->fill_uniform(c->b, (size_t)c->sz->cols, BF16, rng_u64(&g->rng), -0.5f, 0.5f,
                                    g->s, g->err, sizeof g->err))
@@ -373,6 +420,7 @@ static int case_alloc(struct gctx *g, const struct bench_kernel *k, const struct
   c->g = g, c->k = k, c->sz = s;
   c->in_bytes = elems(s) * esize(s->dtype);
   c->out_bytes = k->id == BK_REDUCE ? sizeof(float) : c->in_bytes;
+  if (k->id == BK_GEMM) c->out_bytes = (size_t)s->rows * (size_t)s->cols * 2;
   size_t want = 3 * g->l2;
   c->nrot = (int)((want + c->in_bytes - 1) / c->in_bytes);
   if (c->nrot > MAX_ROT) c->nrot = MAX_ROT;
@@ -387,7 +435,9 @@ static int case_alloc(struct gctx *g, const struct bench_kernel *k, const struct
     rc = plug(g, g->api->mem_set(c->ws, 0, c->ws_bytes, g->s, g->err, sizeof g->err), "workspace");
   if (!rc && (k->id == BK_LAYERNORM || k->id == BK_RMSNORM))
     rc = dalloc(g, &c->w, (size_t)s->cols * 2, "weight");
-  if (!rc && k->id == BK_LAYERNORM) rc = dalloc(g, &c->b, (size_t)s->cols * 2, "bias");
+  if (!rc && (k->id == BK_LAYERNORM || k->id == BK_GEMM))
+    rc = dalloc(g, &c->b, (size_t)s->cols * 2, "bias");
+  if (!rc && k->id == BK_GEMM) rc = dalloc(g, &c->w, (size_t)s->cols * (size_t)s->k * 2, "W");
   if (!rc) rc = fill_inputs(c);
   if (rc) case_free(c);
   return rc;
@@ -491,6 +541,33 @@ static int check_rows(struct gcase *c, bool full, double *err) {
   return rc;
 }
 
+/* GEMM: the whole of A, W and C copied back, then every output (full) or 4096 random ones
+   against the fp64 reference; error |got - ref| / (|ref| + sqrt(sum (a w)^2)). */
+static int check_gemm(struct gcase *c, bool full, double *err) {
+  struct gctx *g = c->g;
+  const struct bench_size *s = c->sz;
+  size_t an = (size_t)s->rows * s->k, wn = (size_t)s->cols * s->k, cn = (size_t)s->rows * s->cols;
+  uint16_t *a = malloc(an * 2), *w = malloc(wn * 2), *y = malloc(cn * 2), *b = malloc((size_t)s->cols * 2);
+  int rc = 0;
+  *err = 0;
+  if (!a || !w || !y || !b) rc = err_set(ERR_NOMEM, "check: %zu bytes", 2 * (an + wn + cn));
+  if (!rc) rc = d2h(g, a, c->in[0], an * 2);
+  if (!rc) rc = d2h(g, w, c->w, wn * 2);
+  if (!rc) rc = d2h(g, y, c->out, cn * 2);
+  if (!rc) rc = d2h(g, b, c->b, (size_t)s->cols * 2);
+  size_t count = full ? cn : 4096;
+  for (size_t i = 0; i < count && !rc; i++) {
+    size_t m = full ? i / (size_t)s->cols : rng_below(&g->rng, (uint64_t)s->rows);
+    size_t n = full ? i % (size_t)s->cols : rng_below(&g->rng, (uint64_t)s->cols);
+    double scale = 0;
+    double ref = gemm_ref_one(a + m * s->k, w + n * s->k, s->k, b + n, s->epi, &scale);
+    double e = gemm_ref_err(bf16_to_f32(y[m * s->cols + n]), ref, scale);
+    if (!(e <= *err)) *err = e;
+  }
+  free(a), free(w), free(y), free(b);
+  return rc;
+}
+
 /* The threshold by kernel and precision (docs/kernels.md, "Correctness"). */
 static double tolerance(const struct bench_kernel *k, const struct bench_size *s) {
   switch (k->id) {
@@ -530,6 +607,8 @@ static int check_variant(struct gcase *c, int variant, bool full, struct bench_r
     rc = check_reduce(c, &e);
   else if (c->k->id == BK_TRANSPOSE)
     rc = check_transpose(c, full, &e);
+  else if (c->k->id == BK_GEMM)
+    rc = check_gemm(c, full, &e);
   else
     rc = check_rows(c, full, &e);
   if (rc) return rc;
@@ -586,16 +665,21 @@ struct ceil_arg {
 static int ceil_launch(void *arg) {
   struct ceil_arg *ca = arg;
   struct gctx *g = ca->g;
-  int v = flavours[ca->f].variant;
-  int rc = flavours[ca->f].which == 0
-               ? g->api->ceiling_copy(v, g->csrc, g->cdst, g->cbytes, g->s, g->err, sizeof g->err)
-               : g->api->ceiling_read(v, g->csrc, g->cbytes, g->sink, g->s, g->err, sizeof g->err);
+  int v = flavours[ca->f].variant, rc;
+  if (flavours[ca->f].which == 2)
+    rc = g->api->vendor_gemm_bf16(g->ma, g->mw, NULL, g->mc, MATRIX_N, MATRIX_N, MATRIX_N,
+                                  CUDAPLUGIN_EPI_NONE, g->s, g->err, sizeof g->err);
+  else if (flavours[ca->f].which == 0)
+    rc = g->api->ceiling_copy(v, g->csrc, g->cdst, g->cbytes, g->s, g->err, sizeof g->err);
+  else
+    rc = g->api->ceiling_read(v, g->csrc, g->cbytes, g->sink, g->s, g->err, sizeof g->err);
   return plug(g, rc, flavours[ca->f].name);
 }
 
 /* CEIL_SAMPLES more samples of each ceiling flavour into the pools. */
 static int ceiling_samples(struct gctx *g) {
   for (int f = 0; f < NFLAVOURS; f++) {
+    if (flavours[f].which == 2 && !g->ma) continue;
     struct ceil_arg ca = {g, f};
     double ms;
     int rc = timed(g, ceil_launch, &ca, &ms); /* warm-up */
@@ -655,7 +739,8 @@ static void log_line(struct gctx *g, const struct bench_result *r) {
 static const struct bench_size *check_size(const struct bench_kernel *k,
                                            const struct bench_size *s) {
   for (int i = 0; i < k->nsizes; i++)
-    if ((k->sizes[i].flags & CHK) && k->sizes[i].dtype == s->dtype) return &k->sizes[i];
+    if ((k->sizes[i].flags & CHK) && k->sizes[i].dtype == s->dtype && k->sizes[i].epi == s->epi)
+      return &k->sizes[i];
   return NULL;
 }
 
@@ -695,6 +780,27 @@ static int run_case(struct gctx *g, const struct bench_kernel *k, const struct b
   return rc;
 }
 
+/* The matrix-rate ceiling's buffers, random bf16 (never zeros: they run faster). Without
+   cuBLASLt the ceiling is left out (one line in the log) and GEMMs have no % of ceiling. */
+static int matrix_open(struct gctx *g) {
+  size_t bytes = (size_t)MATRIX_N * MATRIX_N * 2, n = bytes / 2;
+  int rc = dalloc(g, &g->ma, bytes, "matrix ceiling A");
+  if (!rc) rc = dalloc(g, &g->mw, bytes, "matrix ceiling W");
+  if (!rc) rc = dalloc(g, &g->mc, bytes, "matrix ceiling C");
+  if (!rc) rc = plug(g, g->api->fill_uniform(g->ma, n, BF16, 11, -1, 1, g->s, g->err, sizeof g->err), "fill");
+  if (!rc) rc = plug(g, g->api->fill_uniform(g->mw, n, BF16, 12, -1, 1, g->s, g->err, sizeof g->err), "fill");
+  int vrc = rc ? rc
+               : g->api->vendor_gemm_bf16(g->ma, g->mw, NULL, g->mc, MATRIX_N, MATRIX_N, MATRIX_N,
+                                          CUDAPLUGIN_EPI_NONE, g->s, g->err, sizeof g->err);
+  if (!rc && vrc == ERR_NOLIB) {
+    if (g->log) fprintf(g->log, "bench: no matrix-rate ceiling: %s\n", g->err);
+    g->api->mem_free(g->ma), g->api->mem_free(g->mw), g->api->mem_free(g->mc);
+    g->ma = g->mw = g->mc = NULL;
+    return 0;
+  }
+  return rc ? rc : plug(g, vrc, "matrix ceiling (cuBLASLt)");
+}
+
 static int gctx_open(struct gctx *g, const struct cudaplugin_api *api,
                      const struct bench_options *o, struct bench_run *run) {
   memset(g, 0, sizeof *g);
@@ -729,6 +835,7 @@ static int gctx_open(struct gctx *g, const struct cudaplugin_api *api,
   for (int f = 0; f < NFLAVOURS && !rc; f++)
     if (!(g->pool[f] = malloc(POOL_CAP * sizeof(double))))
       rc = err_set(ERR_NOMEM, "ceiling samples");
+  if (!rc && (!o->kernel || !strcmp(o->kernel, "gemm"))) rc = matrix_open(g);
   return rc;
 }
 
@@ -736,6 +843,7 @@ static void gctx_close(struct gctx *g) {
   const struct cudaplugin_api *a = g->api;
   if (!a) return;
   a->mem_free(g->flush), a->mem_free(g->csrc), a->mem_free(g->cdst), a->mem_free(g->sink);
+  a->mem_free(g->ma), a->mem_free(g->mw), a->mem_free(g->mc);
   a->event_destroy(g->e0), a->event_destroy(g->e1);
   a->stream_destroy(g->s);
   for (int f = 0; f < NFLAVOURS; f++) free(g->pool[f]);
@@ -746,22 +854,29 @@ static void gctx_close(struct gctx *g) {
 static int ceilings_finish(struct gctx *g, struct bench_run *run) {
   struct bench_ceiling all[NFLAVOURS];
   for (int f = 0; f < NFLAVOURS; f++) {
+    memset(&all[f], 0, sizeof all[f]);
     snprintf(all[f].name, sizeof all[f].name, "%s", flavours[f].name);
-    all[f].bytes = (double)g->cbytes * (flavours[f].which == 0 ? 2 : 1);
+    double mn = MATRIX_N;
+    all[f].bytes = flavours[f].which == 2 ? 3 * mn * mn * 2 : (double)g->cbytes * (flavours[f].which == 0 ? 2 : 1);
+    all[f].flops = flavours[f].which == 2 ? 2 * mn * mn * mn : 0;
+    if (g->npool[f] == 0) continue; /* not sampled (the matrix ceiling without a GEMM) */
     int rc = bench_stats_compute(g->pool[f], g->npool[f], &all[f].st);
     if (rc) return rc;
   }
-  for (int which = 0; which < 2; which++) {
+  static const char *const names[] = {"copy", "read", "matrix"};
+  for (int which = 0; which < 3; which++) {
     int best = -1;
     for (int f = 0; f < NFLAVOURS; f++)
-      if (flavours[f].which == which && (best < 0 || all[f].st.median < all[best].st.median))
+      if (flavours[f].which == which && g->npool[f] > 0 &&
+          (best < 0 || all[f].st.median < all[best].st.median))
         best = f;
+    if (best < 0) continue;
     struct bench_ceiling *c = &run->ceilings[run->nceilings++];
     *c = all[best];
-    snprintf(c->name, sizeof c->name, "%s", which == 0 ? "copy" : "read");
+    snprintf(c->name, sizeof c->name, "%s", names[which]);
   }
   for (int f = 0; f < NFLAVOURS && run->nceilings < BENCH_MAX_CEILINGS; f++)
-    run->ceilings[run->nceilings++] = all[f];
+    if (g->npool[f] > 0) run->ceilings[run->nceilings++] = all[f];
   return 0;
 }
 
@@ -818,6 +933,7 @@ static int cpu_sample(void *ctx, double *ms) {
     case BK_LAYERNORM:
       norm_ref_layernorm(c->in, c->w, c->b, c->out, s->rows, s->cols, NORM_EPS, c->scratch);
       break;
+    case BK_GEMM: gemm_ref_bf16(c->in, c->w, c->b, c->out, s->rows, s->cols, s->k, s->epi); break;
     default: norm_ref_rmsnorm(c->in, c->w, c->out, s->rows, s->cols, NORM_EPS, c->scratch); break;
   }
   (void)sink;
@@ -839,10 +955,12 @@ static int cpu_case(const struct bench_kernel *k, const struct bench_size *s,
                     const struct bench_options *o, struct rng *rng, struct bench_run *run) {
   struct ccase c = {k, s, NULL, NULL, NULL, NULL, NULL};
   size_t n = elems(s), bytes = n * esize(s->dtype);
+  size_t wn = (size_t)(s->cols ? s->cols : 1) * (size_t)(s->k ? s->k : 1);
+  size_t outb = k->id == BK_REDUCE ? 4 : k->id == BK_GEMM ? (size_t)s->rows * s->cols * 2 : bytes;
   int rc = 0;
   c.in = malloc(bytes);
-  c.out = malloc(k->id == BK_REDUCE ? 4 : bytes);
-  c.w = malloc((size_t)(s->cols ? s->cols : 1) * 2);
+  c.out = malloc(outb);
+  c.w = malloc(wn * 2);
   c.b = malloc((size_t)(s->cols ? s->cols : 1) * 2);
   c.scratch = malloc((size_t)(s->cols ? s->cols : 1) * sizeof(double));
   if (!c.in || !c.out || !c.w || !c.b || !c.scratch) {
@@ -852,7 +970,10 @@ static int cpu_case(const struct bench_kernel *k, const struct bench_size *s,
   float lo, hi;
   input_range(k, &lo, &hi);
   cpu_fill(c.in, n, s->dtype, rng, lo, hi);
-  cpu_fill(c.w, (size_t)s->cols, BF16, rng, 0.5f, 1.5f);
+  if (k->id == BK_GEMM)
+    cpu_fill(c.w, wn, BF16, rng, -1.0f, 1.0f);
+  else
+    cpu_fill(c.w, (size_t)s->cols, BF16, rng, 0.5f, 1.5f);
   cpu_fill(c.b, (size_t)s->cols, BF16, rng, -0.5f, 0.5f);
   struct bench_result r;
   result_init(&r, k, s, CPU_NO);

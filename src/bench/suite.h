@@ -21,7 +21,7 @@
 
 /* ---- descriptors ------------------------------------------------------------------- */
 
-enum bench_kernel_id { BK_REDUCE = 0, BK_TRANSPOSE, BK_SOFTMAX, BK_LAYERNORM, BK_RMSNORM };
+enum bench_kernel_id { BK_REDUCE = 0, BK_TRANSPOSE, BK_SOFTMAX, BK_LAYERNORM, BK_RMSNORM, BK_GEMM };
 
 enum bench_size_flags {
   BENCH_SIZE_GPU = 1,   /* benchmarked by default on the GPU */
@@ -32,9 +32,13 @@ enum bench_size_flags {
 struct bench_size {
   const char *name; /* "bf16-4096x50304", "2^28" */
   size_t n;         /* elements (reduce) */
-  int rows, cols;   /* matrices */
+  int rows, cols;   /* matrices; gemm: M and N */
   int dtype;        /* CUDAPLUGIN_F32 / CUDAPLUGIN_BF16 */
   unsigned flags;   /* bench_size_flags */
+  int k;            /* gemm: K */
+  int epi;          /* gemm: CUDAPLUGIN_EPI_* */
+  const char *ceiling; /* NULL: the kernel's; else this size's ("read" for skinny GEMMs,
+                          which are bound by reading W) */
 };
 
 #define BENCH_MAX_VARIANTS 9
@@ -43,10 +47,10 @@ struct bench_kernel {
   enum bench_kernel_id id;
   const char *name;    /* "softmax" */
   const char *summary; /* one line for --list */
-  const char *ceiling; /* "read" or "copy" */
+  const char *ceiling; /* "read", "copy" or "matrix" */
   int nvariants;
   const char *variants[BENCH_MAX_VARIANTS]; /* index = variant number; [0] the naive baseline */
-  bool vendor;                              /* has a vendor-library row ("cub") */
+  const char *vendor; /* the vendor-library row's variant name ("cub", "cublaslt"), or NULL */
   int nsizes;
   const struct bench_size *sizes;
 };
@@ -63,7 +67,7 @@ double bench_suite_flops(const struct bench_kernel *k, const struct bench_size *
 
 struct bench_options {
   const char *kernel;  /* NULL: all */
-  const char *variant; /* NULL: all; "2", "regs", "2-regs" or "cub" */
+  const char *variant; /* NULL: all; "2", "regs", "2-regs" or the vendor row ("cub") */
   const char *size;    /* NULL: the mode's default sizes */
   bool hot;            /* no L2 flush between samples */
   bool flush_read;     /* flush L2 by reading 2 x L2 (clean lines) instead of writing it */

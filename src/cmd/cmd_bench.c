@@ -81,7 +81,7 @@ static int write_list(FILE *out, enum fmt f) {
     size_t k = 0;
     for (int j = 0; j < ks[i].nvariants; j++)
       k += (size_t)snprintf(v + k, sizeof v - k, "%s%s", j ? " " : "", ks[i].variants[j]);
-    if (ks[i].vendor) snprintf(v + k, sizeof v - k, " %s", BENCH_VENDOR_VARIANT);
+    if (ks[i].vendor) snprintf(v + k, sizeof v - k, " %s", ks[i].vendor);
     k = 0;
     for (int j = 0; j < ks[i].nsizes && k < sizeof s; j++) {
       const struct bench_size *z = &ks[i].sizes[j];
@@ -110,26 +110,29 @@ static void fmt_fig(char *buf, size_t len, double v, const char *f) {
 }
 
 static struct table *results_table(const struct bench_run *run, const struct bench_torch *torch) {
-  const char *hdr[] = {"kernel", "size",  "variant", "status",   "median_us", "p90_us", "noise_%",
-                       "GB/s",   "%ceil", "x_base",  "x_vendor", "x_torch",   "max_err"};
-  struct table *t = table_new(13, hdr);
+  const char *hdr[] = {"kernel", "size",    "variant", "status", "median_us", "p90_us",  "noise_%",
+                       "GB/s",   "TFLOP/s", "%ceil",   "x_base", "x_vendor",  "x_torch", "max_err"};
+  struct table *t = table_new(14, hdr);
   if (!t) return NULL;
   for (int i = 0; i < run->nceilings; i++) {
     const struct bench_ceiling *c = &run->ceilings[i];
     double gbps = c->st.median > 0 ? c->bytes / (c->st.median * 1e-3) * 1e-9 : 0;
-    table_add_rowf(t, "ceiling|%.0f MB|%s|ok|%.1f|%.1f|%.2f|%.0f|100.0|-|-|-|-", c->bytes * 1e-6,
-                   c->name, c->st.median * 1e3, c->st.p90 * 1e3, 100 * c->st.noise, gbps);
+    char tf[32];
+    fmt_fig(tf, sizeof tf, c->st.median > 0 ? c->flops / (c->st.median * 1e-3) * 1e-12 : 0, "%.1f");
+    table_add_rowf(t, "ceiling|%.0f MB|%s|ok|%.1f|%.1f|%.2f|%.0f|%s|100.0|-|-|-|-", c->bytes * 1e-6,
+                   c->name, c->st.median * 1e3, c->st.p90 * 1e3, 100 * c->st.noise, gbps, tf);
   }
   for (int i = 0; i < run->nresults; i++) {
     const struct bench_result *r = &run->results[i];
     struct bench_derived d;
     bench_derive(run, r, torch, &d);
-    char med[32], p90[32], noise[32], gb[32], pct[32], xb[32], xv[32], xt[32], err[32];
+    char med[32], p90[32], noise[32], gb[32], tf[32], pct[32], xb[32], xv[32], xt[32], err[32];
     bool ok = r->status == BENCH_OK;
     fmt_fig(med, sizeof med, ok ? r->st.median * 1e3 : 0, "%.1f");
     fmt_fig(p90, sizeof p90, ok ? r->st.p90 * 1e3 : 0, "%.1f");
     snprintf(noise, sizeof noise, ok ? "%.2f" : "-", 100 * r->st.noise);
     fmt_fig(gb, sizeof gb, d.gbps, "%.0f");
+    fmt_fig(tf, sizeof tf, d.tflops >= 1.0 ? d.tflops : 0, "%.1f"); /* matrix work only */
     fmt_fig(pct, sizeof pct, d.pct_ceiling, "%.1f");
     fmt_fig(xb, sizeof xb, d.speedup, "%.2f");
     fmt_fig(xv, sizeof xv, d.vs_vendor, "%.3f");
@@ -139,8 +142,8 @@ static struct table *results_table(const struct bench_run *run, const struct ben
     else
       snprintf(err, sizeof err, "-");
     const char *cells[] = {
-        r->kernel, r->size, r->variant, bench_status_name(r->status), med, p90, noise, gb, pct, xb,
-        xv,        xt,      err};
+        r->kernel, r->size, r->variant, bench_status_name(r->status), med, p90, noise, gb, tf, pct,
+        xb,        xv,      xt,         err};
     table_add_row(t, cells);
   }
   return t;
@@ -223,10 +226,10 @@ static int write_output(FILE *out, const struct bench_args *a, const struct benc
   } else if (a->fmt == FMT_MARKDOWN) {
     write_header(out, run, torch);
     fprintf(out, "\n");
-    const char *hdr[] = {"kernel",   "size",      "variant", "status",    "median µs",
-                         "p90 µs",   "noise %",   "GB/s",    "% ceiling", "× baseline",
-                         "× vendor", "× PyTorch", "max err"};
-    write_markdown(out, t, hdr, 13);
+    const char *hdr[] = {"kernel",    "size",       "variant",  "status",    "median µs",
+                         "p90 µs",    "noise %",    "GB/s",     "TFLOP/s",   "% ceiling",
+                         "× baseline", "× vendor", "× PyTorch", "max err"};
+    write_markdown(out, t, hdr, 14);
     fprintf(out, "\n");
     write_targets(out, run, torch);
   } else {
@@ -336,7 +339,7 @@ int cmd_bench(int argc, char **argv) {
   const struct cli_option opts[] = {
       {"kernel", 0, CLI_ARG_STRING, &a.kernel, "NAME", "only this kernel (--list shows them)"},
       {"variant", 0, CLI_ARG_STRING, &a.variant, "V",
-       "only this variant: number, name or both (2, regs, 2-regs, cub)"},
+       "only this variant: number, name or both (2, regs, 2-regs), or the vendor row (cub, cublaslt)"},
       {"size", 0, CLI_ARG_STRING, &a.size, "S",
        "only this size (default: the benchmark sizes; CPU: small ones)"},
       {"list", 0, CLI_ARG_FLAG, &a.list, NULL, "list kernels, variants and sizes"},

@@ -21,6 +21,7 @@
 
 typedef struct cudaplugin_stream_s *cudaplugin_stream; /* cudaStream_t behind it */
 typedef struct cudaplugin_event_s *cudaplugin_event;   /* cudaEvent_t behind it */
+typedef struct cudaplugin_graph_s *cudaplugin_graph;   /* cudaGraphExec_t behind it */
 
 struct cudaplugin_device {
   int index;
@@ -95,7 +96,31 @@ struct cudaplugin_api {
   /* The vendor library's reduction (CUB DeviceReduce::Sum); ws from reduce_workspace(-1, ...). */
   int (*cub_reduce_sum_f32)(const float *x, size_t n, float *out, void *ws, size_t ws_bytes,
                             cudaplugin_stream s, char *errbuf, size_t errlen);
+
+  /* ---- GEMM and what a model runtime needs (appended) -----------------------
+   * c[m,n] = a[m,k] . w[n,k]^T (+ bias[n]) (then exact-erf GELU), bf16 in,
+   * fp32 accumulate, bf16 out; row-major a, w (PyTorch's Linear layout), c.
+   * epilogue: a CUDAPLUGIN_EPI_* value; bias may be NULL with EPI_NONE.
+   * variant: gemm.cu's numbers, or CUDAPLUGIN_GEMM_BEST (-1) for the fastest
+   * of ours that handles the shape on this device. */
+  int (*gemm_bf16)(int variant, const void *a, const void *w, const void *bias, void *c, int m,
+                   int n, int k, int epilogue, cudaplugin_stream s, char *errbuf, size_t errlen);
+  /* The same through cuBLASLt (CUBLASLT_EPILOGUE_BIAS / GELU_BIAS; its GELU is
+     the tanh approximation), dlopen'ed: ERR_NOLIB when libcublasLt is absent. */
+  int (*vendor_gemm_bf16)(const void *a, const void *w, const void *bias, void *c, int m, int n,
+                          int k, int epilogue, cudaplugin_stream s, char *errbuf, size_t errlen);
+  /* CUDA graphs: capture what is enqueued on s between begin and end, replay it. */
+  int (*graph_begin)(cudaplugin_stream s, char *errbuf, size_t errlen);
+  int (*graph_end)(cudaplugin_stream s, cudaplugin_graph *out, char *errbuf, size_t errlen);
+  int (*graph_launch)(cudaplugin_graph g, cudaplugin_stream s, char *errbuf, size_t errlen);
+  int (*graph_destroy)(cudaplugin_graph g);
+  /* Page-locked host memory (fast, asynchronous copies). */
+  int (*host_alloc)(void **p, size_t bytes, char *errbuf, size_t errlen);
+  int (*host_free)(void *p);
 };
+
+enum cudaplugin_epilogue { CUDAPLUGIN_EPI_NONE = 0, CUDAPLUGIN_EPI_BIAS = 1, CUDAPLUGIN_EPI_BIAS_GELU = 2 };
+#define CUDAPLUGIN_GEMM_BEST (-1)
 
 enum cudaplugin_dtype { CUDAPLUGIN_F32 = 0, CUDAPLUGIN_BF16 = 1 };
 

@@ -30,6 +30,10 @@ int kc_softmax_rows(int variant, int dtype, const void *in, void *out, int rows,
                     float *ws, cudaplugin_stream s, char *errbuf, size_t errlen);
 int kc_layernorm_bf16(int variant, const void *x, const void *w, const void *b, void *y, int rows,
                       int cols, float eps, cudaplugin_stream s, char *errbuf, size_t errlen);
+int kc_gemm_bf16(int variant, const void *a, const void *w, const void *bias, void *c, int m,
+                 int n, int k, int epilogue, cudaplugin_stream s, char *errbuf, size_t errlen);
+int kc_vendor_gemm_bf16(const void *a, const void *w, const void *bias, void *c, int m, int n,
+                        int k, int epilogue, cudaplugin_stream s, char *errbuf, size_t errlen);
 int kc_rmsnorm_bf16(int variant, const void *x, const void *w, void *y, int rows, int cols,
                     float eps, cudaplugin_stream s, char *errbuf, size_t errlen);
 

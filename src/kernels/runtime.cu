@@ -1,6 +1,7 @@
 /*
  * runtime.cu — the device runtime half of the CUDA plugin (libgpuops_cuda.so):
- * device selection, streams, events, device memory and a saxpy self-test,
+ * device selection, streams, events, device memory, CUDA graphs, pinned host
+ * memory and a saxpy self-test,
  * exported to the main library as one table, gpuops_cuda_plugin_api
  * (kernels/cudaplugin.h is the contract).
  *
@@ -10,7 +11,8 @@
  * one place, code_of(). The code is C-like on purpose: no exceptions, no
  * classes, no allocation behind the caller's back except in the self-test.
  *
- * Sections: error mapping; devices; streams and events; memory; self-test;
+ * Sections: error mapping; devices; streams and events; memory; graphs and
+ * pinned memory; self-test;
  * the exported table.
  */
 #include <cuda_runtime.h>
@@ -323,6 +325,62 @@ static int memcpy_d2h(void *dst, const void *src, size_t bytes, cudaplugin_strea
               errlen);
 }
 
+/* ---- graphs and pinned memory -------------------------------------------- */
+
+/* Start capturing what is enqueued on s (thread-local mode: other threads' streams are
+   not disturbed). s must not be the legacy default stream. */
+static int graph_begin(cudaplugin_stream s, char *errbuf, size_t errlen) {
+  if (!s) return bad_arg("graph_begin: the default stream cannot be captured", errbuf, errlen);
+  cudaError_t e = cudaStreamBeginCapture(reinterpret_cast<cudaStream_t>(s),
+                                         cudaStreamCaptureModeThreadLocal);
+  return e == cudaSuccess ? 0 : fail(e, "cudaStreamBeginCapture", errbuf, errlen);
+}
+
+/* End the capture and instantiate it; *out is freed with graph_destroy. */
+static int graph_end(cudaplugin_stream s, cudaplugin_graph *out, char *errbuf, size_t errlen) {
+  if (!s || !out) return bad_arg("graph_end: NULL argument", errbuf, errlen);
+  *out = NULL;
+  cudaGraph_t g = NULL;
+  cudaError_t e = cudaStreamEndCapture(reinterpret_cast<cudaStream_t>(s), &g);
+  if (e != cudaSuccess) return fail(e, "cudaStreamEndCapture", errbuf, errlen);
+  cudaGraphExec_t x = NULL;
+  e = cudaGraphInstantiate(&x, g, 0);
+  cudaGraphDestroy(g);
+  if (e != cudaSuccess) return fail(e, "cudaGraphInstantiate", errbuf, errlen);
+  *out = reinterpret_cast<cudaplugin_graph>(x);
+  return 0;
+}
+
+static int graph_launch(cudaplugin_graph g, cudaplugin_stream s, char *errbuf, size_t errlen) {
+  if (!g) return bad_arg("graph_launch: NULL graph", errbuf, errlen);
+  cudaError_t e =
+      cudaGraphLaunch(reinterpret_cast<cudaGraphExec_t>(g), reinterpret_cast<cudaStream_t>(s));
+  return e == cudaSuccess ? 0 : fail(e, "cudaGraphLaunch", errbuf, errlen);
+}
+
+static int graph_destroy(cudaplugin_graph g) {
+  if (!g) return 0;
+  return quiet(cudaGraphExecDestroy(reinterpret_cast<cudaGraphExec_t>(g)), "cudaGraphExecDestroy");
+}
+
+/* cudaMallocHost; *p is NULL on failure. Free with host_free. */
+static int host_alloc(void **p, size_t bytes, char *errbuf, size_t errlen) {
+  if (!p) return bad_arg("host_alloc: NULL output", errbuf, errlen);
+  *p = NULL;
+  if (bytes == 0) return bad_arg("host_alloc: size 0", errbuf, errlen);
+  cudaError_t e = cudaMallocHost(p, bytes);
+  if (e != cudaSuccess) {
+    *p = NULL;
+    return fail(e, "cudaMallocHost", errbuf, errlen);
+  }
+  return 0;
+}
+
+static int host_free(void *p) {
+  if (!p) return 0;
+  return quiet(cudaFreeHost(p), "cudaFreeHost");
+}
+
 }  // extern "C"
 
 /* ---- self-test ---------------------------------------------------------- */
@@ -418,4 +476,13 @@ const struct cudaplugin_api gpuops_cuda_plugin_api = {
     .layernorm_bf16 = kc_layernorm_bf16,
     .rmsnorm_bf16 = kc_rmsnorm_bf16,
     .cub_reduce_sum_f32 = kc_cub_reduce_sum_f32,
+    /* GEMM (gemm.cu) and what a model runtime needs */
+    .gemm_bf16 = kc_gemm_bf16,
+    .vendor_gemm_bf16 = kc_vendor_gemm_bf16,
+    .graph_begin = graph_begin,
+    .graph_end = graph_end,
+    .graph_launch = graph_launch,
+    .graph_destroy = graph_destroy,
+    .host_alloc = host_alloc,
+    .host_free = host_free,
 };

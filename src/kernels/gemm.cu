@@ -1,0 +1,797 @@
+/*
+ * gemm.cu — C[M,N] = A[M,K] · W[N,K]ᵀ (+ bias[N]) (then exact-erf GELU):
+ * bf16 in, fp32 accumulate, bf16 out. A and W are row-major and both
+ * K-major (W is PyTorch's Linear weight as stored), C is row-major.
+ *
+ * Napkin math (8192³): 2·M·N·K = 1.10 TFLOP; bytes at least (MK + NK + MN)·2
+ * = 403 MB. On the H200 (cuBLAS ~800 TFLOP/s, ~4.2 TB/s) that is 1.37 ms of
+ * matrix work against 0.1 ms of memory: compute-bound by 14x. The skinny
+ * shapes (M = 16, N = K = 8192: 4.3 GFLOP, 134 MB, almost all of it W) are
+ * the opposite: 32 us of memory against 5 us of math, so they are judged by
+ * bandwidth.
+ *
+ * Variants (each kept; the numbers are the harness's):
+ *   0-naive   one thread per output, the K loop reading global memory (the
+ *             issue's fixed baseline). Portable.
+ *   1-smem    32x32 output tiles, A and W staged through shared memory in
+ *             32-wide K slices, one output per thread: each loaded element is
+ *             used 32 times instead of once. Portable.
+ *   2-regs    register blocking: 128x128 tiles, 256 threads, 8x8 outputs per
+ *             thread from K slices of 16 kept transposed in shared memory
+ *             (float4 reads), fp32 FMA: 64 FMAs per 16 shared loads. Portable.
+ *   3-mma     tensor cores with mma.sync m16n8k16 (sm_80+): 128x128x32 tiles,
+ *             8 warps of 64x32, ldmatrix from XOR-swizzled shared memory (no
+ *             bank conflicts), cp.async with 3 stages. Portable to sm_80.
+ *   4-wgmma   Hopper (sm_90a): TMA bulk tensor copies (128-byte swizzle) into a
+ *             4-stage ring of shared-memory stages guarded by mbarriers; one
+ *             producer warp group (one thread issues the copies, setmaxnreg
+ *             gives its registers away) and two consumer warp groups issuing
+ *             wgmma m64n256k16 from shared memory; 128x256 tiles; a persistent
+ *             grid (one CTA per SM) walking the tiles in groups of 16 rows so
+ *             that tiles running together share A and W in L2, the producer
+ *             running ahead into the next tile while the consumers write the
+ *             last one.
+ *   5-overlap variant 4 with one wgmma group left in flight: a consumer issues
+ *             k-tile kt, waits only for kt-1 (wgmma.wait_group 1) and frees
+ *             kt-1's stage, so the tensor cores never drain between k-tiles.
+ *   6-auto    variant 5's kernel with the tile chosen by shape: when 128x256
+ *             tiles would leave SMs idle (skinny M, small N), 64-row tiles
+ *             (one consumer group) and N of 128/64/32 so that every SM streams
+ *             its share of W, with more stages to keep bytes in flight.
+ * CUDAPLUGIN_GEMM_BEST picks 6 on sm_90, else 3. The vendor row is cuBLASLt
+ * (vendor_gemm_bf16, dlopen'ed at first use).
+ *
+ * Shapes: 0-3 take any M, N, K (bounds-checked; 3 needs K % 8 == 0 for
+ * 16-byte copies); 4-6 need K % 8 == 0 (TMA strides are multiples of 16
+ * bytes) and 16-byte aligned pointers; partial tiles are zero-filled by TMA
+ * and masked in the epilogue.
+ *
+ * Sections: epilogue; 0-naive; 1-smem; 2-regs; 3-mma; 4/5-wgmma (PTX
+ * helpers, tensor maps, kernel, configurations); cuBLASLt; entry points.
+ */
+#include <cuda.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <cudaTypedefs.h>
+#include <dlfcn.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cublasLt.h>
+
+#include "kernels/kcommon.cuh"
+#include "kernels/wgmma_ops.cuh"
+
+typedef __nv_bfloat16 bf16;
+
+/* ---- epilogue ---------------------------------------------------------------- */
+
+/* v + bias[n] (EPI_BIAS), then 0.5·v·(1 + erf(v/√2)) (EPI_BIAS_GELU). */
+__device__ __forceinline__ float epi_apply(float v, const bf16 *bias, int n, int epi) {
+  if (epi >= CUDAPLUGIN_EPI_BIAS) v += __bfloat162float(bias[n]);
+  if (epi == CUDAPLUGIN_EPI_BIAS_GELU) v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+  return v;
+}
+
+/* ---- 0-naive ----------------------------------------------------------------- */
+
+/* Block 32 (n) x 8 (m); each thread reads a row of A and a row of W: 2K loads per output. */
+__global__ void gemm_naive(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
+                           int K, int epi) {
+  int n = blockIdx.x * blockDim.x + threadIdx.x, m = blockIdx.y * blockDim.y + threadIdx.y;
+  if (m >= M || n >= N) return;
+  const bf16 *a = A + (size_t)m * K, *w = W + (size_t)n * K;
+  float acc = 0.0f;
+  for (int k = 0; k < K; k++) acc += __bfloat162float(a[k]) * __bfloat162float(w[k]);
+  C[(size_t)m * N + n] = __float2bfloat16(epi_apply(acc, bias, n, epi));
+}
+
+/* ---- 1-smem ------------------------------------------------------------------- */
+
+/* 32x32 tile per 1024-thread block; K slices of 32 in shared memory (fp32, +1 pad: the
+   W tile is read down a column, so the pad makes the 32 lanes hit 32 banks). */
+__global__ void gemm_smem(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
+                          int K, int epi) {
+  __shared__ float sa[32][33], sw[32][33];
+  int tx = threadIdx.x, ty = threadIdx.y;
+  int m0 = blockIdx.y * 32, n0 = blockIdx.x * 32;
+  float acc = 0.0f;
+  for (int k0 = 0; k0 < K; k0 += 32) {
+    int k = k0 + tx;
+    sa[ty][tx] = (m0 + ty < M && k < K) ? __bfloat162float(A[(size_t)(m0 + ty) * K + k]) : 0.0f;
+    sw[ty][tx] = (n0 + ty < N && k < K) ? __bfloat162float(W[(size_t)(n0 + ty) * K + k]) : 0.0f;
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < 32; kk++) acc += sa[ty][kk] * sw[tx][kk];
+    __syncthreads();
+  }
+  if (m0 + ty < M && n0 + tx < N)
+    C[(size_t)(m0 + ty) * N + n0 + tx] = __float2bfloat16(epi_apply(acc, bias, n0 + tx, epi));
+}
+
+/* ---- 2-regs ------------------------------------------------------------------- */
+
+enum { R_BM = 128, R_BN = 128, R_BK = 16 };
+
+/* Rows r0..r0+127 of X (ld K), columns k0..k0+15, into s[k][r] as fp32 (transposed, so the
+   compute loop reads 4 consecutive rows as one float4). One 8-element chunk per thread. */
+__device__ __forceinline__ void regs_load(const bf16 *X, int rows, int K, int r0, int k0,
+                                          float (*s)[R_BM + 4]) {
+  int t = threadIdx.x, r = t >> 1, kc = (t & 1) * 8;
+  float f[8];
+  bool vec = ((K & 7) == 0) && r0 + r < rows && k0 + kc + 8 <= K;
+  if (vec) {
+    bf16x8_to_f32(*reinterpret_cast<const uint4 *>(X + (size_t)(r0 + r) * K + k0 + kc), f);
+  } else {
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+      int k = k0 + kc + i;
+      f[i] = (r0 + r < rows && k < K) ? __bfloat162float(X[(size_t)(r0 + r) * K + k]) : 0.0f;
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < 8; i++) s[kc + i][r] = f[i];
+}
+
+/* 256 threads as 16 x 16; thread (ty, tx) owns rows {ty*4+i, 64+ty*4+i} and columns
+   {tx*4+j, 64+tx*4+j}: the two halves keep each warp's float4 reads conflict-free. */
+__global__ void __launch_bounds__(256) gemm_regs(const bf16 *A, const bf16 *W, const bf16 *bias,
+                                                 bf16 *C, int M, int N, int K, int epi) {
+  __shared__ __align__(16) float sa[R_BK][R_BM + 4], sw[R_BK][R_BN + 4];
+  int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
+  int m0 = blockIdx.y * R_BM, n0 = blockIdx.x * R_BN;
+  float acc[8][8] = {};
+  for (int k0 = 0; k0 < K; k0 += R_BK) {
+    regs_load(A, M, K, m0, k0, sa);
+    regs_load(W, N, K, n0, k0, sw);
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < R_BK; kk++) {
+      float a[8], b[8];
+      *reinterpret_cast<float4 *>(&a[0]) = *reinterpret_cast<const float4 *>(&sa[kk][ty * 4]);
+      *reinterpret_cast<float4 *>(&a[4]) = *reinterpret_cast<const float4 *>(&sa[kk][64 + ty * 4]);
+      *reinterpret_cast<float4 *>(&b[0]) = *reinterpret_cast<const float4 *>(&sw[kk][tx * 4]);
+      *reinterpret_cast<float4 *>(&b[4]) = *reinterpret_cast<const float4 *>(&sw[kk][64 + tx * 4]);
+#pragma unroll
+      for (int i = 0; i < 8; i++)
+#pragma unroll
+        for (int j = 0; j < 8; j++) acc[i][j] += a[i] * b[j];
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 8; i++) {
+    int m = m0 + (i < 4 ? ty * 4 + i : 64 + ty * 4 + i - 4);
+    if (m >= M) continue;
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+      int n = n0 + (j < 4 ? tx * 4 + j : 64 + tx * 4 + j - 4);
+      if (n < N) C[(size_t)m * N + n] = __float2bfloat16(epi_apply(acc[i][j], bias, n, epi));
+    }
+  }
+}
+
+/* ---- 3-mma -------------------------------------------------------------------- */
+
+enum { M_BM = 128, M_BN = 128, M_BK = 32, M_STAGES = 3 };
+/* One stage: A then W, each 128 rows x 32 bf16 = 64 bytes a row = four 16-byte chunks. */
+enum { M_TILE_BYTES = M_BM * M_BK * 2, M_STAGE_BYTES = 2 * M_TILE_BYTES };
+
+/* Byte offset of 16-byte chunk c of row r: chunks XOR-swizzled by (r >> 1) & 3, so the
+   8 rows one ldmatrix phase reads land in 8 different 16-byte bank groups. */
+__device__ __forceinline__ uint32_t mma_off(int r, int c) {
+  return (uint32_t)(r * 64 + ((c ^ ((r >> 1) & 3)) << 4));
+}
+
+__device__ __forceinline__ uint32_t smem_u32(const void *p) {
+  return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+/* cp.async of 16 bytes, zero-filled (src-size 0) when the chunk is outside the matrix. */
+__device__ __forceinline__ void cp16(uint32_t dst, const void *src, bool ok) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+               "r"(ok ? 16 : 0));
+}
+
+/* Stage of rows r0.. of X (ld K) at K offset k0: 128 rows x 4 chunks, two per thread. */
+__device__ __forceinline__ void mma_load(const bf16 *X, int rows, int K, int r0, int k0,
+                                         uint32_t s) {
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    int idx = threadIdx.x + i * 256, r = idx >> 2, c = idx & 3;
+    int gr = r0 + r, gk = k0 + c * 8;
+    bool ok = gr < rows && gk < K; /* K % 8 == 0, so a chunk is all in or all out */
+    const bf16 *src = ok ? X + (size_t)gr * K + gk : X;
+    cp16(s + mma_off(r, c), src, ok);
+  }
+}
+
+__device__ __forceinline__ void ldsm_x4(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2,
+                                        uint32_t &r3) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+               : "r"(addr));
+}
+
+__device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                         uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/* 8 warps as 2 (m) x 4 (n), each 64x32: 4 m16 x 4 n8 tiles, 64 accumulators a thread. */
+__global__ void __launch_bounds__(256) gemm_mma(const bf16 *A, const bf16 *W, const bf16 *bias,
+                                                bf16 *C, int M, int N, int K, int epi) {
+  extern __shared__ __align__(128) uint8_t msmem[];
+  uint32_t base = smem_u32(msmem);
+  int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  int wm = (warp / 4) * 64, wn = (warp % 4) * 32;
+  int m0 = blockIdx.y * M_BM, n0 = blockIdx.x * M_BN;
+  int ktiles = (K + M_BK - 1) / M_BK;
+  float acc[4][4][4] = {};
+  for (int s = 0; s < M_STAGES - 1; s++) {
+    if (s < ktiles) {
+      mma_load(A, M, K, m0, s * M_BK, base + s * M_STAGE_BYTES);
+      mma_load(W, N, K, n0, s * M_BK, base + s * M_STAGE_BYTES + M_TILE_BYTES);
+    }
+    asm volatile("cp.async.commit_group;\n");
+  }
+  for (int kt = 0; kt < ktiles; kt++) {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(M_STAGES - 2));
+    __syncthreads(); /* stage kt is in; every warp is done with stage kt-1 */
+    int nk = kt + M_STAGES - 1;
+    if (nk < ktiles) {
+      uint32_t s = base + (nk % M_STAGES) * M_STAGE_BYTES;
+      mma_load(A, M, K, m0, nk * M_BK, s);
+      mma_load(W, N, K, n0, nk * M_BK, s + M_TILE_BYTES);
+    }
+    asm volatile("cp.async.commit_group;\n");
+    uint32_t sa = base + (kt % M_STAGES) * M_STAGE_BYTES, sw = sa + M_TILE_BYTES;
+#pragma unroll
+    for (int ks = 0; ks < M_BK / 16; ks++) {
+      uint32_t af[4][4], bfr[4][2];
+#pragma unroll
+      for (int i = 0; i < 4; i++) /* lanes 0-15: rows 0-15 chunk 2ks; 16-31: chunk 2ks+1 */
+        ldsm_x4(sa + mma_off(wm + i * 16 + (lane & 15), ks * 2 + (lane >> 4)), af[i][0], af[i][1],
+                af[i][2], af[i][3]);
+#pragma unroll
+      for (int j = 0; j < 2; j++) { /* two n8 tiles per x4: (n0-7,k0), (n0-7,k8), (n8-15,..) */
+        int r = wn + j * 16 + (lane & 7) + ((lane >> 4) << 3);
+        ldsm_x4(sw + mma_off(r, ks * 2 + ((lane >> 3) & 1)), bfr[2 * j][0], bfr[2 * j][1],
+                bfr[2 * j + 1][0], bfr[2 * j + 1][1]);
+      }
+#pragma unroll
+      for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) mma16816(acc[i][j], af[i], bfr[j][0], bfr[j][1]);
+    }
+  }
+  asm volatile("cp.async.wait_group 0;\n");
+  /* C fragment: c0,c1 at (row lane/4, cols 2(lane%4)+{0,1}); c2,c3 eight rows down. */
+#pragma unroll
+  for (int i = 0; i < 4; i++)
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+#pragma unroll
+      for (int h = 0; h < 2; h++) {
+        int m = m0 + wm + i * 16 + (lane >> 2) + h * 8, n = n0 + wn + j * 8 + (lane & 3) * 2;
+        if (m >= M) continue;
+        float v0 = epi_apply(acc[i][j][2 * h], bias, n, epi);
+        bf16 *c = C + (size_t)m * N + n;
+        if (n + 1 < N && (N & 1) == 0) {
+          float v1 = epi_apply(acc[i][j][2 * h + 1], bias, n + 1, epi);
+          *reinterpret_cast<__nv_bfloat162 *>(c) = __floats2bfloat162_rn(v0, v1);
+        } else {
+          if (n < N) c[0] = __float2bfloat16(v0);
+          if (n + 1 < N) c[1] = __float2bfloat16(epi_apply(acc[i][j][2 * h + 1], bias, n + 1, epi));
+        }
+      }
+}
+
+/* ---- 4-6 wgmma: PTX helpers ---------------------------------------------------------- */
+
+__device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count));
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes)
+               : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+/* Spin until the phase with this parity has completed. */
+__device__ __forceinline__ void mbar_wait(uint32_t bar, int parity) {
+  asm volatile(
+      "{\n.reg .pred p;\nWAIT_%=:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
+      "@!p bra WAIT_%=;\n}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+}
+/* 2-D TMA copy of the box at (c0 = K offset, c1 = row) into shared memory, completing on bar. */
+__device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap *map, int c0, int c1,
+                                            uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+      " [%0], [%1, {%2, %3}], [%4];\n" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(bar)
+      : "memory");
+}
+__device__ __forceinline__ void wgmma_fence() {
+  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ void wgmma_commit() {
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+template <int N> __device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+template <int R> __device__ __forceinline__ void reg_dealloc() {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(R));
+#endif
+}
+template <int R> __device__ __forceinline__ void reg_alloc() {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(R));
+#endif
+}
+
+/* Matrix descriptor of a K-major tile written by TMA with the 128-byte swizzle: rows of
+   128 bytes (64 bf16), 8-row groups 1024 bytes apart (SBO), swizzle mode 1 (128 B) in
+   bits 62-63. The tile base must be 1024-byte aligned; a k-step of 16 elements inside
+   the 64-wide row is +32 bytes of start address, i.e. +2 in the >>4 field. */
+__device__ __forceinline__ uint64_t wg_desc(uint32_t saddr) {
+  return (uint64_t)((saddr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) |
+         ((uint64_t)1 << 62);
+}
+
+template <int BN>
+__device__ __forceinline__ void wgmma_tile(float (&d)[BN / 2], uint64_t da, uint64_t db, int sc) {
+  if constexpr (BN == 256) wgmma_m64n256k16(d, da, db, sc);
+  if constexpr (BN == 128) wgmma_m64n128k16(d, da, db, sc);
+  if constexpr (BN == 64) wgmma_m64n64k16(d, da, db, sc);
+  if constexpr (BN == 32) wgmma_m64n32k16(d, da, db, sc);
+}
+
+/* ---- 4-6 wgmma: the kernel --------------------------------------------------------- */
+
+enum { WG_BK = 64, WG_GROUP_M = 16 };
+
+template <int BN, int NCONS, int STAGES> struct wg_cfg {
+  static constexpr int BM = 64 * NCONS;
+  static constexpr int A_BYTES = BM * WG_BK * 2, B_BYTES = BN * WG_BK * 2;
+  static constexpr int STAGE_BYTES = A_BYTES + B_BYTES;
+  static constexpr int THREADS = 128 * (NCONS + 1);
+  /* stages, then 2·STAGES mbarriers, plus 1 KB to align the base to 1024 bytes */
+  static constexpr int SMEM = STAGES * STAGE_BYTES + 2 * STAGES * 8 + 1024;
+};
+
+/* Tile t of the persistent walk -> (tile row, tile column): groups of WG_GROUP_M tile rows,
+   column by column inside a group, so the ~132 tiles in flight share A rows and W rows. */
+__device__ __forceinline__ void wg_tile_coords(int t, int tiles_m, int tiles_n, int *tm, int *tn) {
+  int per_group = WG_GROUP_M * tiles_n, g = t / per_group, first = g * WG_GROUP_M;
+  int rows = min(WG_GROUP_M, tiles_m - first), in = t % per_group;
+  *tm = first + in % rows;
+  *tn = in / rows;
+}
+
+/* Accumulator d[i] of a consumer group (64 x BN): n8 block j = i/4, r = i%4; row
+   16·warp + lane/4 + 8·(r/2), column 8j + 2·(lane%4) + r%2 (wgmma's D layout). */
+template <int BN>
+__device__ __forceinline__ void wg_store(const float (&d)[BN / 2], const bf16 *bias, bf16 *C, int M,
+                                         int N, int m0, int n0, int epi) {
+  int t = threadIdx.x % 128, warp = t / 32, lane = t % 32;
+  bool pairs = (N & 1) == 0;
+#pragma unroll
+  for (int j = 0; j < BN / 8; j++) {
+    int n = n0 + j * 8 + (lane & 3) * 2;
+    float b0 = 0.0f, b1 = 0.0f;
+    if (epi >= CUDAPLUGIN_EPI_BIAS) {
+      b0 = n < N ? __bfloat162float(bias[n]) : 0.0f;
+      b1 = n + 1 < N ? __bfloat162float(bias[n + 1]) : 0.0f;
+    }
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+      int m = m0 + warp * 16 + (lane >> 2) + h * 8;
+      if (m >= M || n >= N) continue;
+      float v0 = d[j * 4 + 2 * h] + b0, v1 = d[j * 4 + 2 * h + 1] + b1;
+      if (epi == CUDAPLUGIN_EPI_BIAS_GELU) {
+        v0 = 0.5f * v0 * (1.0f + erff(v0 * 0.70710678118654752f));
+        v1 = 0.5f * v1 * (1.0f + erff(v1 * 0.70710678118654752f));
+      }
+      bf16 *c = C + (size_t)m * N + n;
+      if (pairs && n + 1 < N)
+        *reinterpret_cast<__nv_bfloat162 *>(c) = __floats2bfloat162_rn(v0, v1);
+      else {
+        c[0] = __float2bfloat16(v0);
+        if (n + 1 < N) c[1] = __float2bfloat16(v1);
+      }
+    }
+  }
+}
+
+/*
+ * Warp group 0 produces (one thread issues TMA copies for every (tile, k-tile) of this
+ * CTA's walk into the stage ring), warp groups 1..NCONS consume: each waits for a full
+ * stage, issues 4 wgmma k16 steps on its 64 rows, waits for them, and frees the stage
+ * (the empty barrier counts one arrival per consumer group). Both sides walk the same
+ * (stage, phase) sequence, so no other coordination is needed.
+ */
+template <int BN, int NCONS, int STAGES, bool OVERLAP>
+__global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES>::THREADS, 1)
+    gemm_wgmma(const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmW,
+               const bf16 *bias, bf16 *C, int M, int N, int K, int epi) {
+  using cfg = wg_cfg<BN, NCONS, STAGES>;
+  extern __shared__ uint8_t wsmem[];
+  uint32_t base = (smem_u32(wsmem) + 1023) & ~1023u;
+  uint32_t full = base + STAGES * cfg::STAGE_BYTES, empty = full + STAGES * 8;
+  int wg = threadIdx.x / 128;
+  int tiles_m = (M + cfg::BM - 1) / cfg::BM, tiles_n = (N + BN - 1) / BN;
+  int ntiles = tiles_m * tiles_n, ktiles = (K + WG_BK - 1) / WG_BK;
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < STAGES; s++) {
+      mbar_init(full + 8 * s, 1);
+      mbar_init(empty + 8 * s, NCONS);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+  if (wg == 0) {
+    if constexpr (NCONS == 2) reg_dealloc<40>(); /* one CTA of 384 threads: give 128 x 128 back */
+    if (threadIdx.x == 0) {
+      int stage = 0, phase = 0;
+      for (int t = blockIdx.x; t < ntiles; t += gridDim.x) {
+        int tm, tn;
+        wg_tile_coords(t, tiles_m, tiles_n, &tm, &tn);
+        for (int kt = 0; kt < ktiles; kt++) {
+          mbar_wait(empty + 8 * stage, phase ^ 1);
+          uint32_t sa = base + stage * cfg::STAGE_BYTES, bar = full + 8 * stage;
+          mbar_expect_tx(bar, cfg::STAGE_BYTES);
+          tma_load_2d(sa, &tmA, kt * WG_BK, tm * cfg::BM, bar);
+          tma_load_2d(sa + cfg::A_BYTES, &tmW, kt * WG_BK, tn * BN, bar);
+          if (++stage == STAGES) stage = 0, phase ^= 1;
+        }
+      }
+    }
+  } else {
+    if constexpr (NCONS == 2) reg_alloc<232>();
+    int c = wg - 1, stage = 0, phase = 0, prev = 0;
+    float d[BN / 2] = {};
+    for (int t = blockIdx.x; t < ntiles; t += gridDim.x) {
+      int tm, tn;
+      wg_tile_coords(t, tiles_m, tiles_n, &tm, &tn);
+      for (int kt = 0; kt < ktiles; kt++) {
+        mbar_wait(full + 8 * stage, phase);
+        uint32_t sa = base + stage * cfg::STAGE_BYTES + c * (64 * WG_BK * 2);
+        uint64_t da = wg_desc(sa), db = wg_desc(base + stage * cfg::STAGE_BYTES + cfg::A_BYTES);
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < WG_BK / 16; kk++)
+          wgmma_tile<BN>(d, da + 2 * kk, db + 2 * kk, (kt | kk) != 0);
+        wgmma_commit();
+        if constexpr (OVERLAP) {
+          /* k-tile kt-1 is done once at most one group (kt's) is pending: free its stage */
+          wgmma_wait<1>();
+          if (kt > 0 && threadIdx.x % 128 == 0) mbar_arrive(empty + 8 * prev);
+          prev = stage;
+        } else {
+          wgmma_wait<0>();
+          if (threadIdx.x % 128 == 0) mbar_arrive(empty + 8 * stage);
+        }
+        if (++stage == STAGES) stage = 0, phase ^= 1;
+      }
+      if constexpr (OVERLAP) {
+        wgmma_wait<0>();
+        if (threadIdx.x % 128 == 0) mbar_arrive(empty + 8 * prev);
+      }
+      wg_store<BN>(d, bias, C, M, N, tm * cfg::BM + c * 64, tn * BN, epi);
+    }
+  }
+}
+
+/* ---- 4-6 wgmma: tensor maps and launch ------------------------------------------------ */
+
+static PFN_cuTensorMapEncodeTiled_v12000 encode_tiled;
+static pthread_once_t encode_once = PTHREAD_ONCE_INIT;
+static void encode_resolve(void) {
+  void *fn = NULL;
+  cudaDriverEntryPointQueryResult q;
+  if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault,
+                                       &q) == cudaSuccess &&
+      q == cudaDriverEntryPointSuccess)
+    encode_tiled = (PFN_cuTensorMapEncodeTiled_v12000)fn;
+  cudaGetLastError();
+}
+
+/* A small cache of tensor maps (encoding costs host microseconds, which a short kernel
+   would otherwise wait for): keyed on pointer, shape and box. */
+struct tmap_entry {
+  const void *ptr;
+  int rows, cols, box_rows;
+  CUtensorMap map;
+};
+enum { TMAP_CACHE = 32 };
+static struct tmap_entry tmap_cache[TMAP_CACHE];
+static int tmap_next;
+static pthread_mutex_t tmap_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* rows x cols bf16, row-major (cols = K, contiguous); boxes of box_rows x 64 with the
+   128-byte swizzle wgmma's descriptors expect; out-of-range elements read as zero. */
+static int tmap_get(const void *ptr, int rows, int cols, int box_rows, CUtensorMap *out,
+                    char *errbuf, size_t errlen) {
+  pthread_once(&encode_once, encode_resolve);
+  if (!encode_tiled)
+    return KUNSUP(errbuf, errlen, "gemm: cuTensorMapEncodeTiled is not in this driver");
+  pthread_mutex_lock(&tmap_lock);
+  for (int i = 0; i < TMAP_CACHE; i++) {
+    struct tmap_entry *e = &tmap_cache[i];
+    if (e->ptr == ptr && e->rows == rows && e->cols == cols && e->box_rows == box_rows) {
+      *out = e->map;
+      pthread_mutex_unlock(&tmap_lock);
+      return 0;
+    }
+  }
+  cuuint64_t dims[2] = {(cuuint64_t)cols, (cuuint64_t)rows};
+  cuuint64_t strides[1] = {(cuuint64_t)cols * 2};
+  cuuint32_t box[2] = {WG_BK, (cuuint32_t)box_rows}, estr[2] = {1, 1};
+  CUresult r = encode_tiled(out, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<void *>(ptr), dims,
+                            strides, box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                            CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (r == CUDA_SUCCESS) {
+    struct tmap_entry *e = &tmap_cache[tmap_next];
+    tmap_next = (tmap_next + 1) % TMAP_CACHE;
+    e->ptr = ptr, e->rows = rows, e->cols = cols, e->box_rows = box_rows, e->map = *out;
+  }
+  pthread_mutex_unlock(&tmap_lock);
+  if (r != CUDA_SUCCESS)
+    return KBAD(errbuf, errlen, "gemm: cuTensorMapEncodeTiled failed (CUresult %d) for %dx%d", (int)r,
+                rows, cols);
+  return 0;
+}
+
+static int sm_count(void) {
+  static int n;
+  if (!n) {
+    int dev = 0;
+    cudaGetDevice(&dev);
+    if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) n = 1;
+  }
+  return n;
+}
+
+template <int BN, int NCONS, int STAGES, bool OVERLAP = true>
+static int wgmma_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
+                        int K, int epi, cudaStream_t st, char *errbuf, size_t errlen) {
+  using cfg = wg_cfg<BN, NCONS, STAGES>;
+  CUtensorMap ta, tw;
+  int rc = tmap_get(A, M, K, cfg::BM, &ta, errbuf, errlen);
+  if (!rc) rc = tmap_get(W, N, K, BN, &tw, errbuf, errlen);
+  if (rc) return rc;
+  auto kern = gemm_wgmma<BN, NCONS, STAGES, OVERLAP>;
+  static bool attr_set; /* per instantiation */
+  if (!attr_set) {
+    cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, cfg::SMEM);
+    attr_set = true;
+  }
+  int tiles = ((M + cfg::BM - 1) / cfg::BM) * ((N + BN - 1) / BN);
+  int grid = tiles < sm_count() ? tiles : sm_count();
+  kern<<<grid, cfg::THREADS, cfg::SMEM, st>>>(ta, tw, bias, C, M, N, K, epi);
+  return klaunch_check("gemm (wgmma)", errbuf, errlen);
+}
+
+/* Variant 6's choice: the widest tile that still gives every SM work (at least ~90 % of
+   the SMs busy in the first wave), else the narrowest. */
+static int wgmma_auto(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N, int K,
+                      int epi, cudaStream_t st, char *errbuf, size_t errlen) {
+  int sms = sm_count(), want = sms * 9 / 10;
+  long t256 = (long)((M + 127) / 128) * ((N + 255) / 256);
+  if (t256 >= 2L * sms) return wgmma_launch<256, 2, 4>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+  if (M > 64) {
+    long t128 = (long)((M + 127) / 128) * ((N + 127) / 128);
+    if (t128 >= want) return wgmma_launch<128, 2, 6>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+    return wgmma_launch<64, 2, 8>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+  }
+  long tm = (M + 63) / 64;
+  if (tm * ((N + 127) / 128) >= want)
+    return wgmma_launch<128, 1, 8>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+  if (tm * ((N + 63) / 64) >= want)
+    return wgmma_launch<64, 1, 12>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+  return wgmma_launch<32, 1, 16>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+}
+
+/* ---- cuBLASLt (the vendor row), dlopen'ed -------------------------------------------- */
+
+struct lt_api {
+  void *h;
+  decltype(&cublasLtCreate) create;
+  decltype(&cublasLtMatmulDescCreate) desc_create;
+  decltype(&cublasLtMatmulDescSetAttribute) desc_set;
+  decltype(&cublasLtMatmulDescDestroy) desc_destroy;
+  decltype(&cublasLtMatrixLayoutCreate) layout_create;
+  decltype(&cublasLtMatrixLayoutDestroy) layout_destroy;
+  decltype(&cublasLtMatmulPreferenceCreate) pref_create;
+  decltype(&cublasLtMatmulPreferenceSetAttribute) pref_set;
+  decltype(&cublasLtMatmulPreferenceDestroy) pref_destroy;
+  decltype(&cublasLtMatmulAlgoGetHeuristic) heuristic;
+  decltype(&cublasLtMatmul) matmul;
+  cublasLtHandle_t handle;
+  void *ws; /* cuBLASLt workspace */
+  char err[256];
+};
+static struct lt_api lt;
+static pthread_once_t lt_once = PTHREAD_ONCE_INIT;
+enum { LT_WS_BYTES = 32 << 20 };
+
+static void lt_open(void) {
+  const char *names[] = {"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0] && !lt.h; i++)
+    lt.h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+  if (!lt.h) {
+    snprintf(lt.err, sizeof lt.err, "cuBLASLt not found (libcublasLt.so.13): %s", dlerror());
+    return;
+  }
+#define LT_SYM(field, name)                                                                   \
+  if (!(*(void **)&lt.field = dlsym(lt.h, name))) {                                         \
+    snprintf(lt.err, sizeof lt.err, "cuBLASLt lacks %s", name);                              \
+    return;                                                                                  \
+  }
+  LT_SYM(create, "cublasLtCreate");
+  LT_SYM(desc_create, "cublasLtMatmulDescCreate");
+  LT_SYM(desc_set, "cublasLtMatmulDescSetAttribute");
+  LT_SYM(desc_destroy, "cublasLtMatmulDescDestroy");
+  LT_SYM(layout_create, "cublasLtMatrixLayoutCreate");
+  LT_SYM(layout_destroy, "cublasLtMatrixLayoutDestroy");
+  LT_SYM(pref_create, "cublasLtMatmulPreferenceCreate");
+  LT_SYM(pref_set, "cublasLtMatmulPreferenceSetAttribute");
+  LT_SYM(pref_destroy, "cublasLtMatmulPreferenceDestroy");
+  LT_SYM(heuristic, "cublasLtMatmulAlgoGetHeuristic");
+  LT_SYM(matmul, "cublasLtMatmul");
+#undef LT_SYM
+  if (lt.create(&lt.handle) != CUBLAS_STATUS_SUCCESS) {
+    snprintf(lt.err, sizeof lt.err, "cublasLtCreate failed");
+    lt.handle = NULL;
+    return;
+  }
+  if (cudaMalloc(&lt.ws, LT_WS_BYTES) != cudaSuccess) {
+    cudaGetLastError();
+    snprintf(lt.err, sizeof lt.err, "cuBLASLt workspace: out of device memory");
+    lt.handle = NULL;
+  }
+}
+
+/* Row-major C[M,N] = A·Wᵀ is column-major Cᵀ[N,M] = op_T(W_cm[K,N]) · A_cm[K,M]: cuBLAS's
+   m = N, n = M, with W transposed and A not; the bias runs along cuBLAS's m, i.e. N. */
+static int lt_gemm(const void *a, const void *w, const void *bias, void *c, int M, int N, int K,
+                   int epi, cudaStream_t st, char *errbuf, size_t errlen) {
+  pthread_once(&lt_once, lt_open);
+  if (!lt.handle) return kput(errbuf, errlen, "%s", lt.err), ERR_NOLIB;
+  cublasLtMatmulDesc_t op = NULL;
+  cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL;
+  cublasLtMatmulPreference_t pref = NULL;
+  cublasOperation_t tr = CUBLAS_OP_T, nt = CUBLAS_OP_N;
+  cublasLtEpilogue_t e = epi == CUDAPLUGIN_EPI_BIAS_GELU ? CUBLASLT_EPILOGUE_GELU_BIAS
+                         : epi == CUDAPLUGIN_EPI_BIAS    ? CUBLASLT_EPILOGUE_BIAS
+                                                         : CUBLASLT_EPILOGUE_DEFAULT;
+  uint64_t wsb = LT_WS_BYTES;
+  float alpha = 1.0f, beta = 0.0f;
+  int rc = ERR_DRIVER, found = 0;
+  cublasLtMatmulHeuristicResult_t heur;
+  if (lt.desc_create(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F) ||
+      lt.desc_set(op, CUBLASLT_MATMUL_DESC_TRANSA, &tr, sizeof tr) ||
+      lt.desc_set(op, CUBLASLT_MATMUL_DESC_TRANSB, &nt, sizeof nt) ||
+      lt.desc_set(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &e, sizeof e) ||
+      (epi && lt.desc_set(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias)) ||
+      lt.layout_create(&la, CUDA_R_16BF, K, N, K) || lt.layout_create(&lb, CUDA_R_16BF, K, M, K) ||
+      lt.layout_create(&lc, CUDA_R_16BF, N, M, N) || lt.pref_create(&pref) ||
+      lt.pref_set(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsb, sizeof wsb)) {
+    kput(errbuf, errlen, "cuBLASLt: setting up the matmul %dx%dx%d failed", M, N, K);
+    goto out;
+  }
+  if (lt.heuristic(lt.handle, op, la, lb, lc, lc, pref, 1, &heur, &found) || found < 1) {
+    rc = KUNSUP(errbuf, errlen, "cuBLASLt has no algorithm for %dx%dx%d", M, N, K);
+    goto out;
+  }
+  if (lt.matmul(lt.handle, op, &alpha, w, la, a, lb, &beta, c, lc, c, lc, &heur.algo, lt.ws,
+                LT_WS_BYTES, st)) {
+    kput(errbuf, errlen, "cublasLtMatmul failed for %dx%dx%d", M, N, K);
+    goto out;
+  }
+  rc = klaunch_check("cuBLASLt matmul", errbuf, errlen);
+out:
+  if (pref) lt.pref_destroy(pref);
+  if (lc) lt.layout_destroy(lc);
+  if (lb) lt.layout_destroy(lb);
+  if (la) lt.layout_destroy(la);
+  if (op) lt.desc_destroy(op);
+  return rc;
+}
+
+/* ---- entry points ------------------------------------------------------------------- */
+
+static bool is_sm90(void) {
+  static int cc = -1;
+  if (cc < 0) {
+    int dev = 0, major = 0, minor = 0;
+    cudaGetDevice(&dev);
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+    cc = major * 10 + minor;
+  }
+  return cc == 90;
+}
+
+static int gemm_args(const void *a, const void *w, const void *bias, const void *c, int m, int n,
+                     int k, int epi, char *errbuf, size_t errlen) {
+  if (m < 1 || n < 1 || k < 1)
+    return KBAD(errbuf, errlen, "gemm: shape %dx%dx%d must be positive", m, n, k);
+  if (!a || !w || !c) return KBAD(errbuf, errlen, "gemm: NULL matrix");
+  if (epi < CUDAPLUGIN_EPI_NONE || epi > CUDAPLUGIN_EPI_BIAS_GELU)
+    return KBAD(errbuf, errlen, "gemm: unknown epilogue %d", epi);
+  if (epi != CUDAPLUGIN_EPI_NONE && !bias) return KBAD(errbuf, errlen, "gemm: epilogue needs a bias");
+  return 0;
+}
+
+extern "C" int kc_gemm_bf16(int variant, const void *a, const void *w, const void *bias, void *c,
+                            int m, int n, int k, int epi, cudaplugin_stream s, char *errbuf,
+                            size_t errlen) {
+  int rc = gemm_args(a, w, bias, c, m, n, k, epi, errbuf, errlen);
+  if (rc) return rc;
+  const bf16 *A = (const bf16 *)a, *W = (const bf16 *)w, *B = (const bf16 *)bias;
+  bf16 *C = (bf16 *)c;
+  cudaStream_t st = kstream(s);
+  bool aligned = ((uintptr_t)a % 16 == 0) && ((uintptr_t)w % 16 == 0) && k % 8 == 0;
+  if (variant == CUDAPLUGIN_GEMM_BEST) variant = is_sm90() && aligned ? 6 : aligned ? 3 : 2;
+  switch (variant) {
+    case 0: {
+      dim3 b(32, 8), g((n + 31) / 32, (m + 7) / 8);
+      gemm_naive<<<g, b, 0, st>>>(A, W, B, C, m, n, k, epi);
+      return klaunch_check("gemm 0-naive", errbuf, errlen);
+    }
+    case 1: {
+      dim3 b(32, 32), g((n + 31) / 32, (m + 31) / 32);
+      gemm_smem<<<g, b, 0, st>>>(A, W, B, C, m, n, k, epi);
+      return klaunch_check("gemm 1-smem", errbuf, errlen);
+    }
+    case 2: {
+      dim3 g((n + R_BN - 1) / R_BN, (m + R_BM - 1) / R_BM);
+      gemm_regs<<<g, 256, 0, st>>>(A, W, B, C, m, n, k, epi);
+      return klaunch_check("gemm 2-regs", errbuf, errlen);
+    }
+    case 3: {
+      if (!aligned) return KUNSUP(errbuf, errlen, "gemm 3-mma needs K %% 8 == 0 and 16-byte rows");
+      static bool attr;
+      int smem = M_STAGES * M_STAGE_BYTES;
+      if (!attr) cudaFuncSetAttribute(gemm_mma, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+      attr = true;
+      dim3 g((n + M_BN - 1) / M_BN, (m + M_BM - 1) / M_BM);
+      gemm_mma<<<g, 256, smem, st>>>(A, W, B, C, m, n, k, epi);
+      return klaunch_check("gemm 3-mma", errbuf, errlen);
+    }
+    case 4:
+    case 5:
+    case 6:
+      if (!is_sm90()) return KUNSUP(errbuf, errlen, "gemm %d needs an sm_90 GPU (Hopper)", variant);
+      if (!aligned) return KUNSUP(errbuf, errlen, "gemm wgmma needs K %% 8 == 0 and 16-byte aligned rows");
+      if (variant == 4)
+        return wgmma_launch<256, 2, 4, false>(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
+      if (variant == 5)
+        return wgmma_launch<256, 2, 4, true>(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
+      return wgmma_auto(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
+    default: return KBAD(errbuf, errlen, "gemm: unknown variant %d (0..6, or -1 for the best)", variant);
+  }
+}
+
+extern "C" int kc_vendor_gemm_bf16(const void *a, const void *w, const void *bias, void *c, int m,
+                                   int n, int k, int epi, cudaplugin_stream s, char *errbuf,
+                                   size_t errlen) {
+  int rc = gemm_args(a, w, bias, c, m, n, k, epi, errbuf, errlen);
+  return rc ? rc : lt_gemm(a, w, bias, c, m, n, k, epi, kstream(s), errbuf, errlen);
+}
