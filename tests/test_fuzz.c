@@ -1,6 +1,7 @@
 /*
  * test_fuzz.c — time-bounded mutation fuzzing of the parsers that read user
- * input: the YAML fleet spec and the simulated-fault state file.
+ * input: the YAML fleet spec, the simulated-fault state file and the
+ * inference server's request parser (JSON and the binary extension).
  *
  * Each target starts from a valid document and applies seeded random
  * mutations (byte flips, deletions, duplications, truncations, splices of
@@ -20,6 +21,7 @@
 #include "base/rng.h"
 #include "gpu/simstate.h"
 #include "inventory/inventory.h"
+#include "serve/infer.h"
 #include "testutil.h"
 
 static const char *const punct[] = {":", "- ", "[", "]", "{", "}", ",", "\"", "'", "\n", "  ", "#", "&a", "*a",
@@ -162,4 +164,48 @@ Test(fuzz, sim_state_loader_never_crashes) {
   cr_assert_gt(rejected, 0);
   free(buf);
   testutil_rmrf(dir);
+}
+
+Test(fuzz, infer_request_parser_never_crashes) {
+  static const char base[] =
+      "{\"id\":\"q\",\"parameters\":{\"priority\":1,\"timeout\":100,\"binary_data_output\":true},"
+      "\"inputs\":[{\"name\":\"INPUT0\",\"shape\":[2,2],\"datatype\":\"FP32\",\"data\":[[1,2],[3,4.5]]},"
+      "{\"name\":\"B\",\"shape\":[3],\"datatype\":\"INT16\",\"parameters\":{\"binary_data_size\":6}}],"
+      "\"outputs\":[{\"name\":\"OUTPUT0\",\"parameters\":{\"binary_data\":false}}]}"
+      "\x01\x00\x02\x00\xff\x7f";
+  const size_t base_len = sizeof base - 1, header = base_len - 6;
+  size_t cap = base_len * 2 + 256;
+  char *buf = malloc(cap);
+  struct rng r;
+  rng_seed(&r, seed() + 2);
+  int accepted = 0, rejected = 0;
+  for (int i = 0; i < iterations(); i++) {
+    memcpy(buf, base, base_len + 1);
+    size_t len = base_len;
+    int edits = 1 + (int)rng_below(&r, 3);
+    for (int e = 0; e < edits; e++) mutate(&r, buf, &len, cap);
+    /* the header length as sent, as a stale one, or none */
+    int64_t hlen = rng_below(&r, 4) ? (int64_t)(header < len ? header : len) : (int64_t)rng_below(&r, len + 8) - 4;
+    struct infer_request q;
+    int rc = infer_request_parse(&q, buf, len, hlen);
+    if (rc == 0) {
+      accepted++;
+      for (int k = 0; k < q.n_inputs; k++) {
+        const struct infer_tensor *t = &q.inputs[k];
+        cr_assert_eq(t->nbytes, t->numel * safetensors_dtype_size(t->dtype));
+        if (!t->owned) /* binary: inside the body */
+          cr_assert((const char *)t->data >= buf && (const char *)t->data + t->nbytes <= buf + len);
+      }
+    } else {
+      rejected++;
+      cr_assert(rc == ERR_INVALID || rc == ERR_NOMEM, "rc %d", rc);
+      cr_assert(err_msg()[0], "a rejection says why");
+      cr_assert_eq(q.n_inputs, 0);
+    }
+    infer_request_free(&q);
+  }
+  cr_assert_gt(rejected, 0);
+  cr_assert_gt(accepted, 0, "some mutations keep the request valid");
+  cr_log_info("infer requests: %d accepted, %d rejected", accepted, rejected);
+  free(buf);
 }

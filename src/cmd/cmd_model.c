@@ -11,11 +11,13 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/jsonio.h"
 #include "base/rng.h"
 #include "base/table.h"
 #include "base/timeutil.h"
 #include "cmd/cli.h"
 #include "cmd/commands.h"
+#include "serve/infer.h"
 #include "serve/mlp_cpu.h"
 #include "serve/model.h"
 
@@ -38,22 +40,45 @@ static int parse_layers(const char *s, int *w) {
   return n;
 }
 
+/* A test model (identity, sleep) from the create flags. */
+static int create_test(const char *dir, const char *type, int width, const char *datatype,
+                       int service_us, int per_row_us, int mbs) {
+  enum st_dtype io;
+  if (width < 1) return cli_usage_error("model create", "--type %s needs --width N (>= 1)", type);
+  if (infer_dtype_parse(datatype, &io))
+    return cli_usage_error("model create", "--datatype '%s': use a protocol datatype (FP32, FP16, INT8, ...)",
+                           datatype);
+  struct model_config cfg;
+  int rc = model_config_test(&cfg, type, width, io, service_us, per_row_us);
+  if (rc) return cli_fail("model create", rc);
+  cfg.max_batch_size = mbs;
+  if ((rc = model_create(dir, &cfg, 0))) return cli_fail("model create", rc);
+  printf("wrote %s (%s, width %d, %s)\n", dir, type, width, datatype);
+  return 0;
+}
+
 static int model_create_cmd(int argc, char **argv) {
-  const char *type = "mlp", *layers = NULL, *dtype = "bf16";
-  int seed = 1, mbs = 64;
+  const char *type = "mlp", *layers = NULL, *dtype = "bf16", *datatype = "FP32";
+  int seed = 1, mbs = 64, width = 0, service_us = 0, per_row_us = 0;
   const struct cli_option opts[] = {
-      {"type", 0, CLI_ARG_STRING, &type, "TYPE", "model family (mlp)"},
-      {"layers", 0, CLI_ARG_STRING, &layers, "W0,W1,...", "widths: input, hidden..., output"},
-      {"seed", 0, CLI_ARG_INT, &seed, "S", "random seed (default 1): same seed, same bytes"},
-      {"dtype", 0, CLI_ARG_STRING, &dtype, "bf16|f32", "weight dtype (default bf16)"},
+      {"type", 0, CLI_ARG_STRING, &type, "TYPE",
+       "mlp (default), or the test models identity (y = x) and sleep (y = x after a fixed time)"},
+      {"layers", 0, CLI_ARG_STRING, &layers, "W0,W1,...", "mlp: widths: input, hidden..., output"},
+      {"seed", 0, CLI_ARG_INT, &seed, "S", "mlp: random seed (default 1): same seed, same bytes"},
+      {"dtype", 0, CLI_ARG_STRING, &dtype, "bf16|f32", "mlp: weight dtype (default bf16)"},
+      {"width", 0, CLI_ARG_INT, &width, "N", "identity, sleep: columns of the input and output"},
+      {"datatype", 0, CLI_ARG_STRING, &datatype, "DT", "identity, sleep: their datatype (default FP32)"},
+      {"service-us", 0, CLI_ARG_INT, &service_us, "U", "sleep: time per batch (µs)"},
+      {"per-row-us", 0, CLI_ARG_INT, &per_row_us, "U", "sleep: time per row on top (µs)"},
       {"max-batch-size", 0, CLI_ARG_INT, &mbs, "N",
        "max_batch_size written to config.json (default 64)"},
       {0}};
   const struct cli_spec spec = {
       "model create",
-      "--layers W0,W1,... -o DIR [options]",
-      "Write a random-weight model directory (config.json + model.safetensors),\n"
-      "weights ~ U(-1/sqrt(K), 1/sqrt(K)) as PyTorch's Linear initializes them.",
+      "[--type mlp] --layers W0,W1,... | --type identity|sleep --width N  -o DIR [options]",
+      "Write a model directory: an MLP with random weights (config.json + model.safetensors),\n"
+      "weights ~ U(-1/sqrt(K), 1/sqrt(K)) as PyTorch's Linear initializes them; or a test model\n"
+      "(config.json only) for the server's benchmarks and the load generator's tests.",
       CLI_OUTPUT,
       opts,
       0,
@@ -61,13 +86,15 @@ static int model_create_cmd(int argc, char **argv) {
   struct cli_common c;
   int npos, rc = cli_parse(&spec, argc, argv, &c, &npos);
   if (rc) return rc < 0 ? 0 : rc;
-  if (strcmp(type, "mlp"))
-    return cli_usage_error("model create", "--type '%s': only mlp is known", type);
-  if (!layers) return cli_usage_error("model create", "--layers is required (e.g. 1024,4096,1024)");
   if (!c.output) return cli_usage_error("model create", "-o DIR is required");
+  if (mbs < 1) return cli_usage_error("model create", "--max-batch-size must be >= 1");
+  if (!strcmp(type, "identity") || !strcmp(type, "sleep"))
+    return create_test(c.output, type, width, datatype, service_us, per_row_us, mbs);
+  if (strcmp(type, "mlp"))
+    return cli_usage_error("model create", "--type '%s': use mlp, identity or sleep", type);
+  if (!layers) return cli_usage_error("model create", "--layers is required (e.g. 1024,4096,1024)");
   if (strcmp(dtype, "bf16") && strcmp(dtype, "f32"))
     return cli_usage_error("model create", "--dtype '%s': use bf16 or f32", dtype);
-  if (mbs < 1) return cli_usage_error("model create", "--max-batch-size must be >= 1");
   int w[MODEL_MAX_LAYERS], n = parse_layers(layers, w);
   if (n < 0) return cli_fail("model create", n);
   struct model_config cfg;
@@ -150,16 +177,69 @@ static int run_timed(struct mlp_cpu *r, const float *x, int batch, float *y, int
   return rc;
 }
 
+/*
+ * --input FILE: a KServe v2 infer request (JSON, FP32 input [B, in]) through the
+ * plain double-precision reference, printed as the server's response would be:
+ * the check the server's answers are compared with.
+ */
+static int run_request(const struct model *m, const char *path) {
+  json_t *doc = NULL;
+  char *text = NULL;
+  struct infer_request q = {0};
+  struct mlp_cpu r = {0};
+  float *y = NULL;
+  struct infer_buf b = {0};
+  int rc = jsonio_load_file(path, &doc);
+  if (rc) goto out;
+  text = json_dumps(doc, JSON_COMPACT);
+  if (!text) {
+    rc = err_set(ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  if ((rc = infer_request_parse(&q, text, strlen(text), -1))) goto out;
+  const struct infer_tensor *x = &q.inputs[0];
+  if (q.n_inputs != 1 || x->dtype != ST_F32 || x->ndim != 2 || x->shape[0] < 1 ||
+      x->shape[1] != m->config.widths[0]) {
+    rc = err_set(ERR_INVALID, "%s: need one FP32 input of shape [B, %d]", path, m->config.widths[0]);
+    goto out;
+  }
+  int rows = (int)x->shape[0], nout = m->config.widths[m->config.n_widths - 1];
+  if ((rc = mlp_cpu_init(&r, m, rows))) goto out;
+  if (!(y = malloc(sizeof *y * (size_t)rows * (size_t)nout))) {
+    rc = err_set(ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  if ((rc = mlp_cpu_reference(&r, x->data, rows, y))) goto out;
+  struct infer_tensor t = {.name = "OUTPUT0", .dtype = ST_F32, .ndim = 2, .data = y};
+  t.shape[0] = rows, t.shape[1] = nout;
+  t.numel = (uint64_t)rows * (uint64_t)nout, t.nbytes = t.numel * sizeof *y;
+  bool binary = false;
+  struct infer_response resp = {"reference", "1", q.id, 1, &t, &binary};
+  size_t hlen;
+  if (!(rc = infer_response_write(&b, &resp, &hlen))) printf("%s\n", b.p);
+out:
+  infer_buf_free(&b);
+  free(y);
+  mlp_cpu_free(&r);
+  infer_request_free(&q);
+  free(text);
+  json_decref(doc);
+  return rc;
+}
+
 static int model_run_cmd(int argc, char **argv) {
   int batch = 1, seed = 1, iters = 10;
+  const char *input = NULL;
   const struct cli_option opts[] = {
+      {"input", 0, CLI_ARG_STRING, &input, "FILE",
+       "a KServe v2 infer request (JSON): print the reference's response instead"},
       {"batch", 0, CLI_ARG_INT, &batch, "B", "rows per batch (default 1)"},
       {"seed", 0, CLI_ARG_INT, &seed, "S", "seed of the random input ~ U(-1, 1) (default 1)"},
       {"iters", 0, CLI_ARG_INT, &iters, "N", "timed batches after one warm-up (default 10)"},
       {0}};
   const struct cli_spec spec = {
       "model run",
-      "DIR [--batch B] [--seed S] [--iters N]",
+      "DIR [--batch B] [--seed S] [--iters N] | DIR --input REQUEST.json",
       "Run random input through the CPU runtime; print an output checksum and the time per "
       "batch.",
       0,
@@ -176,6 +256,17 @@ static int model_run_cmd(int argc, char **argv) {
   struct mlp_cpu r = {0};
   float *x = NULL, *y = NULL;
   if ((rc = model_load(&m, argv[1]))) return cli_fail("model run", rc);
+  if (!model_config_is_mlp(&m.config)) {
+    rc = cli_usage_error("model run", "%s is a '%s' test model: serve it with gpuops serve",
+                         argv[1], m.config.type);
+    model_free(&m);
+    return rc;
+  }
+  if (input) {
+    rc = run_request(&m, input);
+    model_free(&m);
+    return rc ? cli_fail("model run", rc) : 0;
+  }
   if ((rc = mlp_cpu_init(&r, &m, batch))) goto out;
   size_t nin = (size_t)batch * (size_t)r.widths[0],
          nout = (size_t)batch * (size_t)r.widths[r.n_layers];

@@ -18,6 +18,7 @@
 #include "base/jsonio.h"
 #include "base/rng.h"
 #include "kernels/bf16.h"
+#include "serve/infer.h"
 
 /* ---- the config ---- */
 
@@ -42,6 +43,70 @@ int model_config_mlp(struct model_config *c, const int *widths, int n) {
   c->n_widths = n;
   memcpy(c->widths, widths, sizeof *widths * (size_t)n);
   c->max_batch_size = 64;
+  c->io_dtype = ST_F32;
+  return 0;
+}
+
+int model_config_is_mlp(const struct model_config *c) { return !strcmp(c->type, "mlp"); }
+
+static int check_test_model(const char *where, const char *type, int width, int64_t service_us,
+                            int64_t per_row_us) {
+  if (strcmp(type, "identity") && strcmp(type, "sleep"))
+    return err_set(ERR_INVALID, "%s: \"type\": '%s' is not a known model type (mlp, identity, sleep)",
+                   where, type);
+  if (width < 1 || width > MODEL_MAX_WIDTH)
+    return err_set(ERR_INVALID, "%s: \"width\" %d is outside 1..%d", where, width, MODEL_MAX_WIDTH);
+  if (service_us < 0 || service_us > 60000000 || per_row_us < 0 || per_row_us > 60000000)
+    return err_set(ERR_INVALID, "%s: \"service_us\" and \"per_row_us\" must be in 0..60000000",
+                   where);
+  return 0;
+}
+
+int model_config_test(struct model_config *c, const char *type, int width, enum st_dtype io_dtype,
+                      int64_t service_us, int64_t per_row_us) {
+  memset(c, 0, sizeof *c);
+  int rc = check_test_model("model config", type, width, service_us, per_row_us);
+  if (rc) return rc;
+  snprintf(c->type, sizeof c->type, "%s", type);
+  c->n_widths = 2;
+  c->widths[0] = c->widths[1] = width;
+  c->max_batch_size = 64;
+  c->io_dtype = io_dtype;
+  c->dtype = io_dtype;
+  c->service_us = service_us;
+  c->per_row_us = per_row_us;
+  return 0;
+}
+
+/* The fields of an identity or sleep model's config.json. */
+static int parse_test_config(struct model_config *c, const char *path, json_t *root,
+                             const char *type) {
+  json_t *w = json_object_get(root, "width"), *svc = json_object_get(root, "service_us"),
+         *row = json_object_get(root, "per_row_us");
+  const char *dt = json_string_value(json_object_get(root, "datatype"));
+  enum st_dtype io = ST_F32;
+  if (dt && infer_dtype_parse(dt, &io))
+    return err_set(ERR_PARSE, "%s: field \"datatype\": '%s' is not a protocol datatype (FP32, ...)",
+                   path, dt);
+  if (!json_is_integer(w) || (svc && !json_is_integer(svc)) || (row && !json_is_integer(row)))
+    return err_set(ERR_PARSE,
+                   "%s: %s models need an integer \"width\" (and integer \"service_us\", "
+                   "\"per_row_us\" if given)",
+                   path, type);
+  int rc = check_test_model(path, type, (int)json_integer_value(w), json_integer_value(svc),
+                            json_integer_value(row));
+  if (rc) return err_set(ERR_PARSE, "%s", err_msg());
+  return model_config_test(c, type, (int)json_integer_value(w), io, json_integer_value(svc),
+                           json_integer_value(row));
+}
+
+static int parse_max_batch(struct model_config *c, const char *path, json_t *mbs) {
+  c->max_batch_size = 64;
+  if (!mbs) return 0;
+  if (!json_is_integer(mbs) || json_integer_value(mbs) < 1 || json_integer_value(mbs) > 1 << 20)
+    return err_set(ERR_PARSE, "%s: field \"max_batch_size\": need an integer in 1..%d", path,
+                   1 << 20);
+  c->max_batch_size = (int)json_integer_value(mbs);
   return 0;
 }
 
@@ -60,9 +125,13 @@ static int parse_config(struct model_config *c, const char *path, json_t *root) 
   const char *type = json_string_value(json_object_get(root, "type"));
   const char *act = json_string_value(json_object_get(root, "activation"));
   json_t *layers = json_object_get(root, "layers"), *mbs = json_object_get(root, "max_batch_size");
+  if (type && (!strcmp(type, "identity") || !strcmp(type, "sleep"))) {
+    int rc = parse_test_config(c, path, root, type);
+    return rc ? rc : parse_max_batch(c, path, mbs);
+  }
   if (!type || strcmp(type, "mlp"))
-    return err_set(ERR_PARSE, "%s: field \"type\": '%s' is not a known model type (mlp)", path,
-                   type ? type : "(missing)");
+    return err_set(ERR_PARSE, "%s: field \"type\": '%s' is not a known model type (mlp, identity, sleep)",
+                   path, type ? type : "(missing)");
   snprintf(c->type, sizeof c->type, "mlp");
   if (act && strcmp(act, "gelu"))
     return err_set(ERR_PARSE, "%s: field \"activation\": '%s' is not supported (gelu)", path, act);
@@ -82,14 +151,8 @@ static int parse_config(struct model_config *c, const char *path, json_t *root) 
   }
   if (c->n_widths < 2)
     return err_set(ERR_PARSE, "%s: field \"layers\": need at least 2 widths (input, output)", path);
-  c->max_batch_size = 64;
-  if (mbs) {
-    if (!json_is_integer(mbs) || json_integer_value(mbs) < 1 || json_integer_value(mbs) > 1 << 20)
-      return err_set(ERR_PARSE, "%s: field \"max_batch_size\": need an integer in 1..%d", path,
-                     1 << 20);
-    c->max_batch_size = (int)json_integer_value(mbs);
-  }
-  return 0;
+  c->io_dtype = ST_F32;
+  return parse_max_batch(c, path, mbs);
 }
 
 int model_config_load(struct model_config *c, const char *path) {
@@ -139,6 +202,7 @@ int model_load(struct model *m, const char *dir) {
   if (!m->dir) return err_set(ERR_NOMEM, "out of memory");
   snprintf(path, sizeof path, "%s/config.json", dir);
   if ((rc = model_config_load(&m->config, path))) goto out;
+  if (!model_config_is_mlp(&m->config)) goto out; /* test models have no weights */
   snprintf(path, sizeof path, "%s/model.safetensors", dir);
   if ((rc = safetensors_open(&m->st, path))) goto out;
   m->n_layers = m->config.n_widths - 1;
@@ -175,7 +239,21 @@ uint64_t model_params(const struct model *m) {
 
 /* ---- random-weight creation ---- */
 
+static int write_test_config(const char *path, const struct model_config *c) {
+  json_t *doc = json_pack("{s:s, s:i, s:s, s:i}", "type", c->type, "width", c->widths[0],
+                          "datatype", infer_dtype_name(c->io_dtype), "max_batch_size",
+                          c->max_batch_size);
+  if (doc && !strcmp(c->type, "sleep")) {
+    json_object_set_new(doc, "service_us", json_integer(c->service_us));
+    json_object_set_new(doc, "per_row_us", json_integer(c->per_row_us));
+  }
+  int rc = doc ? jsonio_write_file(path, doc) : err_set(ERR_NOMEM, "%s: out of memory", path);
+  json_decref(doc);
+  return rc;
+}
+
 static int write_config(const char *path, const struct model_config *c) {
+  if (!model_config_is_mlp(c)) return write_test_config(path, c);
   json_t *layers = json_array();
   for (int i = 0; i < c->n_widths; i++) json_array_append_new(layers, json_integer(c->widths[i]));
   json_t *doc = json_pack(
@@ -200,13 +278,28 @@ static void *random_values(struct rng *r, size_t count, double bound, enum st_dt
   return buf;
 }
 
+static int make_dir(const char *dir) {
+  if (mkdir(dir, 0755) && errno != EEXIST)
+    return err_set(ERR_IO, "%s: cannot create the model directory: %s", dir, strerror(errno));
+  return 0;
+}
+
+/* A test model's directory: config.json only. */
+static int create_test_model(const char *dir, const struct model_config *c) {
+  int rc = make_dir(dir);
+  if (rc) return rc;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/config.json", dir);
+  return write_config(path, c);
+}
+
 int model_create(const char *dir, const struct model_config *c, uint64_t seed) {
+  if (!model_config_is_mlp(c)) return create_test_model(dir, c);
   int nl = c->n_widths - 1, rc = check_widths(dir, c->widths, c->n_widths);
   if (rc) return rc;
   if (c->dtype != ST_BF16 && c->dtype != ST_F32)
     return err_set(ERR_INVALID, "%s: dtype must be bf16 or f32", dir);
-  if (mkdir(dir, 0755) && errno != EEXIST)
-    return err_set(ERR_IO, "%s: cannot create the model directory: %s", dir, strerror(errno));
+  if ((rc = make_dir(dir))) return rc;
   struct st_write_tensor t[2 * MODEL_MAX_LAYERS];
   char names[2 * MODEL_MAX_LAYERS][32];
   void *bufs[2 * MODEL_MAX_LAYERS] = {0};

@@ -12,6 +12,13 @@
  * both of the config's dtype (BF16 or F32). Every layer but the last is
  * followed by the activation (exact-erf GELU); the last has none.
  *
+ * Test models (no weights file): {"type": "identity", "width": 16} returns its
+ * input; {"type": "sleep", "width": 16, "service_us": 1000, "per_row_us": 10}
+ * returns its input after sleeping service_us + rows x per_row_us (a known
+ * latency curve for the batcher and the load generator's SLA search). Both
+ * take "datatype" (the protocol's name of their input and output's element
+ * type, default "FP32"); the MLP's input and output are FP32.
+ *
  * Sections: the config; the loaded model; random-weight creation.
  */
 #ifndef GPUOPS_SERVE_MODEL_H
@@ -27,13 +34,22 @@
 /* ---- the config ---- */
 
 struct model_config {
-  char type[16];       /* "mlp" */
+  char type[16];       /* "mlp", "identity" or "sleep" */
   char activation[16]; /* "gelu" */
   enum st_dtype dtype; /* ST_BF16 or ST_F32 */
   int n_widths;        /* entries of widths[]; layers = n_widths - 1 */
   int widths[MODEL_MAX_LAYERS];
   int max_batch_size; /* rows per batch the runtime accepts; > 0 */
+  enum st_dtype io_dtype; /* element type of the input and output (ST_F32 for mlp) */
+  int64_t service_us, per_row_us; /* sleep: time per batch, and per row on top */
 };
+
+/* True for the MLP family (the only one with weights). */
+int model_config_is_mlp(const struct model_config *c);
+/* A config of a test model (type "identity" or "sleep"), width columns of io_dtype,
+ * max_batch_size 64. 0 or ERR_INVALID. */
+int model_config_test(struct model_config *c, const char *type, int width, enum st_dtype io_dtype,
+                      int64_t service_us, int64_t per_row_us);
 
 /* A default MLP config for widths[0..n) (bf16, gelu, max_batch_size 64). 0 or ERR_INVALID. */
 int model_config_mlp(struct model_config *c, const int *widths, int n);
