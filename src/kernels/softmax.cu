@@ -115,6 +115,12 @@
  *             x 50304); bf16 parts then hold at most 4 chunks a thread (8 fp32
  *             a chunk), so x 50304 takes clusters of 8. Prediction: equal to 9
  *             at fp32, +1-2 points at bf16 if MUFU issue is part of the gap.
+ *  11 tma16   9 with parts of at most 16 KB: bf16 x 50304 in clusters of 8
+ *             (12.6 KB parts, 4 chunks a thread, 46 registers: 4 CTAs an SM)
+ *             instead of 4 (25 KB, 8 chunks, 72 registers: 3 an SM), fp32 8192
+ *             columns in clusters of 2; the other shapes as 9. Prediction:
+ *             within a point of 9 (more rows' parts in flight an SM against
+ *             twice the cluster barriers, the trade 8-fold32 lost).
  * Columns not a multiple of the 16-byte vector fall back to scalar loads (1)
  * or are unsupported (2, 4-10).
  *
@@ -820,26 +826,32 @@ __global__ void __launch_bounds__(256, PER * 4 * (KEEP && sizeof(T) == 2 ? 3 : 1
    launch would otherwise include). Host calls on one thread, as the harness
    makes them. */
 struct tma_shape {
-  int cols, cl, threads, stages, clusters; /* clusters: co-resident, from the occupancy API */
+  int cols, part_kb, cl, threads, stages, clusters; /* clusters: co-resident (occupancy API) */
   size_t smem;
 };
 
-/* Cluster of 1, 2, 4 or 8 (the smallest whose part is <= part_kb KB and
-   <= 256 x PER chunks), 256 threads (fewer for short parts), stages: as many
-   parts as fit in stage_kb (2 to 4); 0, or a CUDA error. */
+/* The smallest cluster of 1, 2, 4 or 8 CTAs whose parts of a row of `chunks`
+   16-byte chunks are at most `cap` chunks (8 when none is). */
+static int tma_cluster(int chunks, int cap) {
+  int cl = 1;
+  while (cl < 8 && (chunks + cl - 1) / cl > cap) cl *= 2;
+  return cl;
+}
+
+/* Cluster: the smallest whose part is <= part_kb KB and <= 256 x PER chunks;
+   256 threads (fewer for short parts); stages: as many parts as fit in
+   stage_kb (2 to 4); 0, or a CUDA error. */
 template <typename K>
 static cudaError_t tma_plan(K kern, int cols, int n_vec, int per_max, int part_kb, int stage_kb,
                             struct tma_shape *sh) {
-  int chunks = cols / n_vec, cl = 1;
-  auto per_of = [&](int c) { return (chunks + c - 1) / c; };
-  while (cl < 8 && ((size_t)per_of(cl) * 16 > (size_t)part_kb * 1024 || per_of(cl) > 256 * per_max))
-    cl *= 2;
-  int per = per_of(cl);
-  if (per > 256 * per_max) return cudaErrorInvalidValue;
+  int chunks = cols / n_vec, cap = part_kb * 64 < 256 * per_max ? part_kb * 64 : 256 * per_max;
+  int cl = tma_cluster(chunks, cap), per = (chunks + cl - 1) / cl;
+  if (per > cap) return cudaErrorInvalidValue;
   size_t part = (size_t)per * 16;
   int stages = (int)((size_t)stage_kb * 1024 / part);
   stages = stages < 2 ? 2 : stages > TMA_MAX_STAGES ? TMA_MAX_STAGES : stages;
-  sh->cols = cols, sh->cl = cl, sh->stages = stages, sh->smem = part * (size_t)stages;
+  sh->cols = cols, sh->part_kb = part_kb, sh->cl = cl, sh->stages = stages;
+  sh->smem = part * (size_t)stages;
   sh->threads = per < 256 ? (per + 31) / 32 * 32 : 256;
   cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        (int)sh->smem);
@@ -882,15 +894,15 @@ static cudaError_t tma_launch(K kern, const struct tma_shape *sh, int rows, cuda
 }
 
 template <typename T, int PER, bool KEEP>
-static int launch_tma(const T *x, T *y, int rows, int cols, cudaStream_t st, char *errbuf,
-                      size_t errlen) {
+static int launch_tma(const T *x, T *y, int rows, int cols, int part_kb, cudaStream_t st,
+                      char *errbuf, size_t errlen) {
   constexpr int N = vec<T>::N;
-  static struct tma_shape sh = {-1, 0, 0, 0, 0, 0}; /* per instantiation */
+  static struct tma_shape sh = {-1, 0, 0, 0, 0, 0, 0}; /* per instantiation */
   auto kern = sm_tma<T, PER, KEEP>;
   cudaError_t e = cudaSuccess;
-  if (sh.cols != cols) {
+  if (sh.cols != cols || sh.part_kb != part_kb) {
     sh.cols = -1;
-    e = tma_plan(kern, cols, N, PER, 32, 56, &sh);
+    e = tma_plan(kern, cols, N, PER, part_kb, 56, &sh);
   }
   if (e == cudaSuccess) e = tma_launch(kern, &sh, rows, st, x, y, rows, cols, sh.stages);
   if (e != cudaSuccess) {
@@ -902,21 +914,21 @@ static int launch_tma(const T *x, T *y, int rows, int cols, cudaStream_t st, cha
   return 0;
 }
 
-/* PER 4 when a CTA's part of the row (parts <= 32 KB, clusters <= 8) needs at
-   most 4 chunks a thread, else 8 (KEEP at bf16: 4 always, so clusters grow
-   first: 8 fp32 exponentials a chunk). */
+/* PER 4 when a CTA's part of the row (parts <= part_kb KB, clusters <= 8)
+   needs at most 4 chunks a thread, else 8 (KEEP at bf16: 4 always, so
+   clusters grow first: 8 fp32 exponentials a chunk). */
 template <typename T, bool KEEP>
-static int run_tma(const T *x, T *y, int rows, int cols, cudaStream_t st, char *errbuf,
-                   size_t errlen) {
+static int run_tma(const T *x, T *y, int rows, int cols, int part_kb, cudaStream_t st,
+                   char *errbuf, size_t errlen) {
   constexpr int N = vec<T>::N;
   if (cols % N) return KUNSUP(errbuf, errlen, "softmax tma: cols must be a multiple of %d", N);
-  int chunks = cols / N, cl = 1;
-  while (cl < 8 && ((chunks + cl - 1) / cl > 2048 || (KEEP && N == 8 && (chunks + cl - 1) / cl > 1024)))
-    cl *= 2; /* as tma_plan: 32 KB parts, then 256 x 4 chunks for bf16 KEEP */
+  int chunks = cols / N, cap = part_kb * 64; /* 16-byte chunks in part_kb KB */
+  if (KEEP && N == 8 && cap > 1024) cap = 1024;
+  int cl = tma_cluster(chunks, cap);
   if ((chunks + cl - 1) / cl <= 1024)
-    return launch_tma<T, 4, KEEP>(x, y, rows, cols, st, errbuf, errlen);
+    return launch_tma<T, 4, KEEP>(x, y, rows, cols, part_kb, st, errbuf, errlen);
   if constexpr (!(KEEP && N == 8))
-    return launch_tma<T, 8, KEEP>(x, y, rows, cols, st, errbuf, errlen);
+    return launch_tma<T, 8, KEEP>(x, y, rows, cols, part_kb, st, errbuf, errlen);
   return KUNSUP(errbuf, errlen, "softmax tma: a row of %d is over 8 CTAs x 256 x 4 chunks", cols);
 }
 
@@ -940,12 +952,13 @@ static int dispatch(int variant, const void *in, void *out, int rows, int cols, 
     case 6: return run_clregs<T>(x, y, rows, cols, st, errbuf, errlen);
     case 7: return run_cluster<T, true>(x, y, rows, cols, 64, 256, st, errbuf, errlen);
     case 8: return run_cluster<T, true>(x, y, rows, cols, 32, 128, st, errbuf, errlen);
-    case 9: return run_tma<T, false>(x, y, rows, cols, st, errbuf, errlen);
-    case 10: return run_tma<T, true>(x, y, rows, cols, st, errbuf, errlen);
+    case 9: return run_tma<T, false>(x, y, rows, cols, 32, st, errbuf, errlen);
+    case 10: return run_tma<T, true>(x, y, rows, cols, 32, st, errbuf, errlen);
+    case 11: return run_tma<T, false>(x, y, rows, cols, 16, st, errbuf, errlen);
     default:
       return KBAD(errbuf, errlen,
                   "softmax: no variant %d (0 naive, 1 block, 2 regs, 3 unroll, 4 smem, 5 cluster, "
-                  "6 clregs, 7 fold, 8 fold32, 9 tma, 10 tmakeep)",
+                  "6 clregs, 7 fold, 8 fold32, 9 tma, 10 tmakeep, 11 tma16)",
                   variant);
   }
 }
