@@ -11,7 +11,11 @@
  * bodies are compiled only for __CUDA_ARCH__ >= 900 (elsewhere they trap);
  * callers launch these kernels on sm_90 devices only.
  *
- * Sections: addresses and policy; mbarrier; copy.
+ * async_* are the per-thread alternative (cp.async, sm_80): 16 bytes a
+ * thread and instruction, tracked like loads, for 12-async and 6-async after
+ * the bulk copies measured slower (docs/kernels.md, run 7).
+ *
+ * Sections: addresses and policy; mbarrier; copy; per-thread async copies.
  */
 #ifndef GPUOPS_KERNELS_BULK_CUH
 #define GPUOPS_KERNELS_BULK_CUH
@@ -111,6 +115,30 @@ __device__ __forceinline__ void bulk_load(void *dst, const void *src, uint32_t b
   (void)dst, (void)src, (void)bytes, (void)bar, (void)pol;
   __trap();
 #endif
+}
+
+/* ---- per-thread async copies (cp.async, sm_80) ------------------------------ */
+
+/* 16 bytes from global src to shared dst, issued by the calling thread, which
+   alone may rely on them after async_wait (no barrier needed for its own
+   copies). L2 only (.cg: nothing kept in L1 for data read once). */
+__device__ __forceinline__ void async_copy16(void *dst, const void *src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(bulk_smem(dst)), "l"(src)
+               : "memory");
+}
+/* Close the calling thread's copies issued since the last commit into a group. */
+__device__ __forceinline__ void async_commit(void) {
+  asm volatile("cp.async.commit_group;" ::: "memory");
+}
+/* Wait until at most `pending` (0 to 3) of the calling thread's groups are
+   still in flight. */
+__device__ __forceinline__ void async_wait(int pending) {
+  switch (pending) {
+    case 0: asm volatile("cp.async.wait_group 0;" ::: "memory"); break;
+    case 1: asm volatile("cp.async.wait_group 1;" ::: "memory"); break;
+    case 2: asm volatile("cp.async.wait_group 2;" ::: "memory"); break;
+    default: asm volatile("cp.async.wait_group 3;" ::: "memory"); break;
+  }
 }
 
 #endif

@@ -121,6 +121,21 @@
  *             columns in clusters of 2; the other shapes as 9. Prediction:
  *             within a point of 9 (more rows' parts in flight an SM against
  *             twice the cluster barriers, the trade 8-fold32 lost).
+ *             Outcome of 9-11 (run 7, 2026-12-03, H200): all slower than the
+ *             best (9: 77.1 / 68.0 / 71.6 / 65.4 % at f32 8192^2 / f32 x 50304
+ *             / bf16 8192^2 / bf16 x 50304; 10: 77.1 / 68.7 / 72.4 / 49.4 %;
+ *             11: 72.1 / unsupported / 71.8 / 55.1 %). Whatever the part size
+ *             or stage count, the bulk copies from DRAM brought ~1.4-1.6 TB/s
+ *             of reads (ncu, bf16 x 50304: 57 % DRAM throughput against 7's
+ *             71 %): the copy engine, not the threads, was the limit. Kept as
+ *             measured negative results.
+ *  12 async   9 with per-thread async copies (cp.async.cg, 16 bytes, LDGSTS)
+ *             instead of the bulk copy: each thread copies its own chunks of
+ *             the next rows into its slots of the ring and alone reads them
+ *             back, so it refills its slots of a stage as soon as they are in
+ *             registers (no barrier); `stages` row parts in flight a thread
+ *             while it reduces and writes the current one. Prediction: >= 90 %
+ *             at bf16 8192^2 if bytes in flight are what 2-regs lacks.
  * Columns not a multiple of the 16-byte vector fall back to scalar loads (1)
  * or are unsupported (2, 4-10).
  *
@@ -725,7 +740,7 @@ __device__ __forceinline__ float2 block_maxsum(float m, float s, float2 *red) {
    capped for 4 CTAs of 256 threads an SM (64) when a thread's data takes 16
    (PER x 16 bytes, and as much again for bf16's kept fp32 exponentials), for
    3 (80) above that, which ptxas needs to avoid spilling. */
-template <typename T, int PER, bool KEEP>
+template <typename T, int PER, bool KEEP, bool ASYNC>
 __global__ void __launch_bounds__(256, PER * 4 * (KEEP && sizeof(T) == 2 ? 3 : 1) <= 16 ? 4 : 3)
     sm_tma(const T *__restrict__ x, T *__restrict__ y, int rows, int cols, int stages) {
 #if !BULK_SM90
@@ -745,20 +760,33 @@ __global__ void __launch_bounds__(256, PER * 4 * (KEEP && sizeof(T) == 2 ? 3 : 1
   const uint32_t bytes = (uint32_t)n * 16u;
   raw *stage = reinterpret_cast<raw *>(stage_raw);
   const uint64_t pol = bulk_policy_evict_first();
-  /* One thread: the copy of row `row`'s part into stage s. */
+  /* TMA: one thread copies row `row`'s part into stage s. ASYNC: every
+     thread copies its own chunks (and alone reads them back), one group a
+     row, committed even when empty so that groups count rows. */
   auto issue = [&](int s, int row) {
-    bulk_bar_expect(&full[s], bytes);
-    bulk_load(stage + (size_t)s * per, x + (size_t)row * cols + (size_t)c0 * N, bytes, &full[s],
-              pol);
+    const T *src = x + (size_t)row * cols + (size_t)c0 * N;
+    if constexpr (!ASYNC) {
+      bulk_bar_expect(&full[s], bytes);
+      bulk_load(stage + (size_t)s * per, src, bytes, &full[s], pol);
+    } else {
+#pragma unroll
+      for (int p = 0; p < PER; p++)
+        if (t + p * nt < n && row < rows)
+          async_copy16(stage + (size_t)s * per + t + p * nt, src + (size_t)(t + p * nt) * N);
+      async_commit();
+    }
   };
-  if (t == 0)
+  if (!ASYNC && t == 0)
     for (int s = 0; s < stages; s++) bulk_bar_init(&full[s], 1);
   __syncthreads();
-  if (t == 0 && bytes)
-    for (int s = 0; s < stages && first + s * step < rows; s++) issue(s, first + s * step);
+  if (ASYNC || (t == 0 && bytes))
+    for (int s = 0; s < stages && (ASYNC || first + s * step < rows); s++) issue(s, first + s * step);
   for (int it = 0, row = first; row < rows; it++, row += step) {
     const int s = it % stages, par = it & 1;
-    if (bytes) bulk_bar_wait(&full[s], (uint32_t)(it / stages) & 1u);
+    if (ASYNC)
+      async_wait(stages - 1); /* this row's group; the next stages - 1 may fly */
+    else if (bytes)
+      bulk_bar_wait(&full[s], (uint32_t)(it / stages) & 1u);
     raw r[PER];                      /* KEEP at fp32: then 2^(x log2e - ml), in place */
     float e[KEEP && N == 8 ? PER : 1][N]; /* KEEP at bf16: 2^(x log2e - ml) */
     float m = -INFINITY, sum = 0.0f;
@@ -785,9 +813,10 @@ __global__ void __launch_bounds__(256, PER * 4 * (KEEP && sizeof(T) == 2 ? 3 : 1
       }
       if (KEEP && N == 4) r[p] = vec<T>::pack(f);
     }
+    if (ASYNC) issue(s, row + stages * step); /* its own chunks of stage s are in r */
     /* Its barrier: every thread has its chunks of stage s in registers. */
     float2 ms = block_maxsum(m, sum, red[par]);
-    if (t == 0 && bytes && row + stages * step < rows) issue(s, row + stages * step);
+    if (!ASYNC && t == 0 && bytes && row + stages * step < rows) issue(s, row + stages * step);
     if (cl > 1) {
       if (t == 0) part[par] = ms;
       cluster.sync(); /* every CTA's pair of this row is written */
@@ -893,12 +922,12 @@ static cudaError_t tma_launch(K kern, const struct tma_shape *sh, int rows, cuda
   return cudaLaunchKernelEx(&cfg, kern, args...);
 }
 
-template <typename T, int PER, bool KEEP>
+template <typename T, int PER, bool KEEP, bool ASYNC>
 static int launch_tma(const T *x, T *y, int rows, int cols, int part_kb, cudaStream_t st,
                       char *errbuf, size_t errlen) {
   constexpr int N = vec<T>::N;
   static struct tma_shape sh = {-1, 0, 0, 0, 0, 0, 0}; /* per instantiation */
-  auto kern = sm_tma<T, PER, KEEP>;
+  auto kern = sm_tma<T, PER, KEEP, ASYNC>;
   cudaError_t e = cudaSuccess;
   if (sh.cols != cols || sh.part_kb != part_kb) {
     sh.cols = -1;
@@ -917,7 +946,7 @@ static int launch_tma(const T *x, T *y, int rows, int cols, int part_kb, cudaStr
 /* PER 4 when a CTA's part of the row (parts <= part_kb KB, clusters <= 8)
    needs at most 4 chunks a thread, else 8 (KEEP at bf16: 4 always, so
    clusters grow first: 8 fp32 exponentials a chunk). */
-template <typename T, bool KEEP>
+template <typename T, bool KEEP, bool ASYNC = false>
 static int run_tma(const T *x, T *y, int rows, int cols, int part_kb, cudaStream_t st,
                    char *errbuf, size_t errlen) {
   constexpr int N = vec<T>::N;
@@ -926,9 +955,9 @@ static int run_tma(const T *x, T *y, int rows, int cols, int part_kb, cudaStream
   if (KEEP && N == 8 && cap > 1024) cap = 1024;
   int cl = tma_cluster(chunks, cap);
   if ((chunks + cl - 1) / cl <= 1024)
-    return launch_tma<T, 4, KEEP>(x, y, rows, cols, part_kb, st, errbuf, errlen);
+    return launch_tma<T, 4, KEEP, ASYNC>(x, y, rows, cols, part_kb, st, errbuf, errlen);
   if constexpr (!(KEEP && N == 8))
-    return launch_tma<T, 8, KEEP>(x, y, rows, cols, part_kb, st, errbuf, errlen);
+    return launch_tma<T, 8, KEEP, ASYNC>(x, y, rows, cols, part_kb, st, errbuf, errlen);
   return KUNSUP(errbuf, errlen, "softmax tma: a row of %d is over 8 CTAs x 256 x 4 chunks", cols);
 }
 
@@ -955,10 +984,11 @@ static int dispatch(int variant, const void *in, void *out, int rows, int cols, 
     case 9: return run_tma<T, false>(x, y, rows, cols, 32, st, errbuf, errlen);
     case 10: return run_tma<T, true>(x, y, rows, cols, 32, st, errbuf, errlen);
     case 11: return run_tma<T, false>(x, y, rows, cols, 16, st, errbuf, errlen);
+    case 12: return run_tma<T, false, true>(x, y, rows, cols, 32, st, errbuf, errlen);
     default:
       return KBAD(errbuf, errlen,
                   "softmax: no variant %d (0 naive, 1 block, 2 regs, 3 unroll, 4 smem, 5 cluster, "
-                  "6 clregs, 7 fold, 8 fold32, 9 tma, 10 tmakeep, 11 tma16)",
+                  "6 clregs, 7 fold, 8 fold32, 9 tma, 10 tmakeep, 11 tma16, 12 async)",
                   variant);
   }
 }
