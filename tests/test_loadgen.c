@@ -4,7 +4,9 @@
  * in this file): the server's request count equals the generator's; the open
  * loop's rate (a count, in a wide band); the closed loop keeps exactly N in
  * flight; errors by kind; and coordinated omission: a 1 s stall shows in the
- * corrected p99 and hides from the uncorrected one.
+ * corrected p99 and hides from the uncorrected one; fixed schedules from a
+ * file of gaps (parsing, errors with file:line, the count they send); bodies
+ * sent in turn.
  *
  * No timing assertions beyond counts and wide latency relations.
  */
@@ -18,6 +20,9 @@
 #include "base/err.h"
 #include "base/timeutil.h"
 #include "load/loadgen.h"
+#include "load/schedule.h"
+#include <stdio.h>
+#include <unistd.h>
 #include "testutil.h"
 
 /* --- the test server --- */
@@ -26,6 +31,7 @@ struct server {
   struct MHD_Daemon *d;
   int port;
   atomic_int requests, in_flight, max_in_flight;
+  atomic_int by_first_byte[256]; /* POST bodies seen, by their first byte */
   int64_t delay_ns;       /* every request takes this long */
   int64_t stall_after_ns; /* > 0: stall once, this long after the first request */
   int64_t stall_ns;
@@ -41,7 +47,9 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     *state = s;
     return MHD_YES;
   }
-  if (*upload_size) { /* swallow a POST body */
+  if (*upload_size) { /* swallow a POST body, counting it by its first byte */
+    if (*state == s) atomic_fetch_add(&s->by_first_byte[(unsigned char)upload[0]], 1);
+    *state = (void *)upload; /* a body's later chunks are not counted again */
     *upload_size = 0;
     return MHD_YES;
   }
@@ -277,5 +285,98 @@ Test(loadgen, coordinated_omission) {
   cr_assert_gt(r.late, 50, "the generator reports it fell behind");
   cr_assert_geq(r.lag_max_ns, 500000000);
   cr_assert_eq(r.sum.ok, r.sent);
+  load_result_free(&r);
+}
+
+/* --- schedules and bodies --- */
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+Test(schedule, reads_gaps_with_units_and_comments) {
+  char path[] = "/tmp/gpuops-sched-XXXXXX";
+  close(mkstemp(path));
+  write_file(path, "# gaps\n1000\n\n2.5ms\n  0.5 s # a long one\n250us\n0\n");
+  int64_t *g;
+  size_t n;
+  cr_assert_eq(load_schedule_read(path, &g, &n), 0, "%s", err_msg());
+  cr_assert_eq(n, 5);
+  cr_assert_eq(g[0], 1000000);
+  cr_assert_eq(g[1], 2500000);
+  cr_assert_eq(g[2], 500000000);
+  cr_assert_eq(g[3], 250000);
+  cr_assert_eq(g[4], 0);
+  cr_assert_float_eq(load_schedule_rate(g, n), 5 / 0.50375, 1e-9);
+  free(g);
+  unlink(path);
+}
+
+Test(schedule, bad_lines_name_file_and_line) {
+  static const char *bad[][2] = {{"100\nabc\n", ":2:"}, {"100\n200\n-5\n", ":3:"},
+                                 {"10 parsecs\n", ":1:"}, {"5 ms 6\n", ":1:"},
+                                 {"# nothing\n\n", "no gaps"}, {"0\n0\n", "every gap is 0"}};
+  char path[] = "/tmp/gpuops-sched-XXXXXX";
+  close(mkstemp(path));
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    write_file(path, bad[i][0]);
+    int64_t *g;
+    size_t n;
+    cr_assert_eq(load_schedule_read(path, &g, &n), ERR_PARSE, "accepted %s", bad[i][0]);
+    cr_assert_not_null(strstr(err_msg(), bad[i][1]), "'%s': %s", bad[i][0], err_msg());
+    cr_assert_not_null(strstr(err_msg(), path), "%s", err_msg());
+  }
+  unlink(path);
+  int64_t *g;
+  size_t n;
+  cr_assert_eq(load_schedule_read("/nonexistent/gaps", &g, &n), ERR_IO);
+}
+
+/* Gaps 2 ms, 8 ms cycled: 10 ms per 2 requests, so 1 s sends about 200. */
+Test(schedule, a_fixed_schedule_sends_its_count) {
+  static struct server s;
+  server_start(&s);
+  char url[128];
+  url_of(&s, "/", url, sizeof url);
+  static const int64_t gaps[] = {2000000, 8000000};
+  struct load_config c;
+  load_config_defaults(&c);
+  c.url = url, c.mode = LOAD_OPEN, c.gaps_ns = gaps, c.n_gaps = 2, c.duration_s = 1;
+  struct load_result r;
+  cr_assert_eq(load_run(&c, &r), 0, "%s", err_msg());
+  server_stop(&s);
+  cr_assert_float_eq(r.offered, 200, 1e-9);
+  cr_assert(r.sent >= 190 && r.sent <= 201, "sent %llu, the schedule holds 200",
+            (unsigned long long)r.sent);
+  cr_assert_eq((uint64_t)atomic_load(&s.requests), r.sent);
+  load_result_free(&r);
+  c.mode = LOAD_CLOSED;
+  cr_assert_eq(load_run(&c, &r), ERR_INVALID, "a schedule in the closed loop");
+  load_result_free(&r);
+}
+
+Test(loadgen, bodies_are_sent_in_turn) {
+  static struct server s;
+  server_start(&s);
+  char url[128];
+  url_of(&s, "/", url, sizeof url);
+  static const struct load_body bodies[] = {{"a-body", 6}, {"b-body", 6}, {"c-body", 6}};
+  struct load_config c;
+  load_config_defaults(&c);
+  c.url = url, c.mode = LOAD_CLOSED, c.concurrency = 2, c.duration_s = 0.4, c.method = "POST";
+  c.bodies = bodies, c.n_bodies = 3;
+  struct load_result r;
+  cr_assert_eq(load_run(&c, &r), 0, "%s", err_msg());
+  server_stop(&s);
+  int a = atomic_load(&s.by_first_byte['a']), b = atomic_load(&s.by_first_byte['b']),
+      cc = atomic_load(&s.by_first_byte['c']);
+  cr_assert_eq((uint64_t)(a + b + cc), r.sent, "every request carried one of the bodies");
+  cr_assert(abs(a - b) <= 1 && abs(b - cc) <= 1, "rotated evenly: %d %d %d", a, b, cc);
+  load_result_free(&r);
+  c.method = "GET";
+  cr_assert_eq(load_run(&c, &r), ERR_INVALID, "bodies need POST");
   load_result_free(&r);
 }

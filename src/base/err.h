@@ -29,7 +29,8 @@
   X(ERR_STATE, -13, "operation not valid in the current state", 1)          \
   X(ERR_EXISTS, -14, "already exists", 2)                                   \
   X(ERR_CHECK, -15, "check failed", 1)                                      \
-  X(ERR_INTERNAL, -16, "internal error", 1)
+  X(ERR_INTERNAL, -16, "internal error", 1)                                 \
+  X(ERR_UNREACHABLE, -17, "server unreachable", 3)
 
 enum err_code {
 #define ERR_ENUM(name, value, desc, exit) name = value,

@@ -19,5 +19,6 @@ int cmd_model(int argc, char **argv);    /* serve: cmd_model.c */
 int cmd_load(int argc, char **argv);     /* load: cmd_load.c */
 int cmd_profile(int argc, char **argv);  /* profile: cmd_profile.c */
 int cmd_serve(int argc, char **argv);    /* serve: cmd_serve.c */
+int cmd_tune(int argc, char **argv);     /* load: cmd_tune.c */
 
 #endif

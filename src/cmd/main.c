@@ -26,6 +26,7 @@ const struct cli_command cli_commands[] = {
     {"profile", "trace any CUDA program unchanged (CUPTI): timeline, summary, flamegraph, findings", cmd_profile},
     {"serve", "KServe v2 inference server with Triton's dynamic batcher (CPU or GPU runtime)", cmd_serve},
     {"sim", "simulated fleet: inject and clear faults seen by every gpuops process", cmd_sim},
+    {"tune", "find the serve configuration with the highest throughput meeting a latency SLA", cmd_tune},
     {0},
 };
 

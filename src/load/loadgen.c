@@ -25,6 +25,7 @@
 #include "base/err.h"
 #include "base/rng.h"
 #include "base/timeutil.h"
+#include "load/schedule.h"
 
 /* --- configuration --- */
 
@@ -47,13 +48,19 @@ static int check_config(const struct load_config *c) {
     return err_set(ERR_INVALID, "load: method '%s' is not GET or POST", c->method);
   if (c->mode == LOAD_CLOSED && (c->concurrency < 1 || c->concurrency > 100000))
     return err_set(ERR_INVALID, "load: concurrency %d out of range 1..100000", c->concurrency);
-  if (c->mode == LOAD_OPEN && !(c->rate > 0 && c->rate <= 1e7))
+  if (c->n_gaps && c->mode != LOAD_OPEN)
+    return err_set(ERR_INVALID, "load: a schedule of gaps needs the open loop");
+  if (c->n_bodies < 0 || (c->n_bodies && !c->bodies))
+    return err_set(ERR_INVALID, "load: %d bodies given without data", c->n_bodies);
+  if (c->n_bodies && strcmp(c->method, "POST"))
+    return err_set(ERR_INVALID, "load: request bodies need --method POST, not %s", c->method);
+  if (c->mode == LOAD_OPEN && !c->n_gaps && !(c->rate > 0 && c->rate <= 1e7))
     return err_set(ERR_INVALID, "load: rate %g out of range (0, 1e7] requests/s", c->rate);
   if (c->mode == LOAD_OPEN && (c->connections < 1 || c->connections > 100000))
     return err_set(ERR_INVALID, "load: connections %d out of range 1..100000", c->connections);
   if (!(c->duration_s > 0) || c->warmup_s < 0 || c->window_s < 0 || !(c->timeout_s > 0))
     return err_set(ERR_INVALID, "load: duration and timeout must be > 0, warm-up and window >= 0");
-  if (c->window_s > 0 && c->duration_s < 3 * c->window_s)
+  if (c->window_s > 0 && c->duration_s + 1e-9 < 3 * c->window_s)
     return err_set(ERR_INVALID, "load: duration %gs holds fewer than 3 windows of %gs",
                    c->duration_s, c->window_s);
   if (!(c->percentile > 0 && c->percentile <= 100))
@@ -72,6 +79,13 @@ uint64_t load_window_errors(const struct load_window *w) {
   uint64_t n = 0;
   for (int i = 0; i < LOAD_ERR_N; i++) n += w->errors[i];
   return n;
+}
+
+int load_result_reachable(const struct load_result *r, const char *url) {
+  uint64_t refused = r->sum.errors[LOAD_ERR_CONNECT];
+  if (r->sum.ok || !refused || refused != load_window_errors(&r->sum)) return 0;
+  return err_set(ERR_UNREACHABLE, "%s: nothing answers there (connection refused or host "
+                 "unknown); start the server or check the URL", url);
 }
 
 static void window_free(struct load_window *w) {
@@ -130,6 +144,7 @@ struct engine {
   int checked;      /* windows already judged by the stability rule */
   int64_t armed_ns; /* the timerfd's pending deadline, if > now */
   bool sending;
+  size_t next_gap, next_body; /* positions in the schedule's gaps and the bodies */
 };
 
 /* --- curl callbacks --- */
@@ -189,6 +204,11 @@ static int start_request(struct engine *g, int64_t intended_ns) {
   q->intended_ns = intended_ns;
   q->sent_ns = time_mono_ns();
   q->busy = true;
+  if (g->c->n_bodies) { /* rotate the bodies, so a server cache cannot flatter the figures */
+    const struct load_body *b = &g->c->bodies[g->next_body++ % (size_t)g->c->n_bodies];
+    curl_easy_setopt(q->easy, CURLOPT_POSTFIELDS, b->data);
+    curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
+  }
   if (curl_multi_add_handle(g->multi, q->easy) != CURLM_OK)
     return err_set(ERR_IO, "load: curl_multi_add_handle failed");
   g->in_flight++;
@@ -210,6 +230,10 @@ static int backlog_push(struct engine *g, int64_t t) {
 }
 
 static int64_t next_gap_ns(struct engine *g) {
+  if (g->c->n_gaps) {
+    int64_t ns = g->c->gaps_ns[g->next_gap++ % g->c->n_gaps];
+    return ns > 0 ? ns : 1;
+  }
   double gap_s = g->c->poisson ? -log(1 - rng_uniform(&g->rng)) / g->c->rate : 1 / g->c->rate;
   int64_t ns = (int64_t)(gap_s * 1e9);
   return ns > 0 ? ns : 1;
@@ -440,6 +464,7 @@ static int setup_result(const struct load_config *c, struct load_result *r) {
   r->windowed = c->window_s > 0;
   r->mode = c->mode;
   r->offered = c->mode == LOAD_OPEN ? c->rate : c->concurrency;
+  if (c->mode == LOAD_OPEN && c->n_gaps) r->offered = load_schedule_rate(c->gaps_ns, c->n_gaps);
   double w = r->windowed ? c->window_s : c->duration_s;
   int n = r->windowed ? (int)floor(c->duration_s / c->window_s + 1e-9) : 1;
   r->windows = calloc((size_t)n, sizeof *r->windows);

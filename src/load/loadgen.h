@@ -40,11 +40,19 @@ enum load_err {
   LOAD_ERR_N
 };
 
+/* One request body (not copied). */
+struct load_body {
+  const char *data;
+  size_t len; /* bytes */
+};
+
 struct load_config {
   const char *url;
   const char *method;   /* "GET" (default) or "POST" */
   const char *body;     /* POST body (not copied; NULL = empty) */
   size_t body_len;      /* bytes */
+  const struct load_body *bodies; /* n_bodies > 0: POST these in turn instead of body */
+  int n_bodies;
   const char **headers; /* "K: V" lines, n_headers of them */
   int n_headers;
   enum load_mode mode;
@@ -52,6 +60,8 @@ struct load_config {
   double rate;          /* open loop: requests per second (> 0) */
   bool poisson;         /* open loop: exponential gaps instead of constant */
   uint64_t seed;        /* Poisson schedule seed */
+  const int64_t *gaps_ns; /* open loop: a fixed schedule of gaps, cycled (not copied); */
+  size_t n_gaps;          /*   n_gaps > 0 replaces rate/poisson (rate = 1 / mean gap) */
   int connections;      /* open loop: connection limit (default 64) */
   double duration_s;    /* one window's length, or the cap with window_s */
   double warmup_s;      /* excluded from every figure */
@@ -95,6 +105,12 @@ struct load_result {
 void load_result_free(struct load_result *r);
 const char *load_err_name(enum load_err e); /* "connect", "timeout", "http_4xx", ... */
 uint64_t load_window_errors(const struct load_window *w);
+/*
+ * ERR_UNREACHABLE (message naming url) when no measured request got an answer
+ * because every one failed to connect (nothing listens there, the host is
+ * unknown); 0 otherwise.
+ */
+int load_result_reachable(const struct load_result *r, const char *url);
 
 /* --- running --- */
 

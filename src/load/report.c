@@ -10,6 +10,7 @@
 
 #include "base/err.h"
 #include "base/jsonio.h"
+#include "load/point.h"
 
 /* --- helpers --- */
 
@@ -95,7 +96,8 @@ static int write_json(FILE *out, const struct load_config *c, const struct load_
   json_object_set_new(o, "url", json_string(c->url));
   json_object_set_new(o, "mode", json_string(mode_name(r)));
   if (r->mode == LOAD_OPEN) {
-    json_object_set_new(o, "rate_rps", json_real(c->rate));
+    json_object_set_new(o, "rate_rps", json_real(r->offered)); /* a schedule's: 1 / mean gap */
+    json_object_set_new(o, "schedule_gaps", json_integer((json_int_t)c->n_gaps));
     json_object_set_new(o, "poisson", json_boolean(c->poisson));
     json_object_set_new(o, "connections", json_integer(c->connections));
   } else {
@@ -119,15 +121,9 @@ static int write_json(FILE *out, const struct load_config *c, const struct load_
 /* --- CSV --- */
 
 static int write_csv(FILE *out, const struct load_result *r) {
-  const struct hist *h = r->sum.lat;
-  fprintf(out,
-          "%s,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,"
-          "Server Compute Input,Server Compute Infer,Server Compute Output,Client Recv,"
-          "p50 latency,p90 latency,p95 latency,p99 latency,Avg latency\n",
-          r->mode == LOAD_OPEN ? "Request Rate" : "Concurrency");
-  fprintf(out, "%g,%.1f,0,%.0f,0,0,0,0,0,%.0f,%.0f,%.0f,%.0f,%.0f\n", r->offered, r->throughput,
-          hist_mean(h) / 1e3, us(hist_percentile(h, 50)), us(hist_percentile(h, 90)),
-          us(hist_percentile(h, 95)), us(hist_percentile(h, 99)), hist_mean(h) / 1e3);
+  struct load_point p;
+  load_point_of(r, 0, &p);
+  load_points_csv(out, &p, 1, r->mode);
   return ferror(out) ? err_set(ERR_IO, "load report: write failed") : 0;
 }
 
