@@ -72,6 +72,19 @@ void svg_text(struct svg *s, double x, double y, const char *anchor, double size
   fputs("</text>\n", s->f);
 }
 
+void svg_group_begin(struct svg *s, const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  fputs("<g><title>", s->f);
+  escaped(s->f, buf);
+  fputs("</title>\n", s->f);
+}
+
+void svg_group_end(struct svg *s) { fputs("</g>\n", s->f); }
+
 int svg_end(struct svg *s) {
   fputs("</svg>\n", s->f);
   return ferror(s->f) ? err_set(ERR_IO, "cannot write the SVG") : 0;

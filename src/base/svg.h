@@ -30,6 +30,10 @@ void svg_rect(struct svg *s, double x, double y, double w, double h, const char 
 /* Text at (x, y); anchor "start" | "middle" | "end"; rotate in degrees (0 none). */
 void svg_text(struct svg *s, double x, double y, const char *anchor, double size, double rotate,
               const char *fill, const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+/* A group whose <title> (printf format) is the hover text of what is drawn
+ * until svg_group_end. */
+void svg_group_begin(struct svg *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void svg_group_end(struct svg *s);
 /* Close the document. 0, or ERR_IO when a write failed. */
 int svg_end(struct svg *s);
 

@@ -4,7 +4,8 @@
  * report/ render it as a terminal summary and a self-contained HTML page.
  *
  * Sections so far: environment (backend, CUDA plugin); devices; health
- * (telemetry); fleet scheduling (fleet).
+ * (telemetry); fleet scheduling (fleet); a profiled run (profile, with
+ * --profile DIR or --profile -- CMD).
  * Later capabilities add theirs here (kernels, fleet, serving, maintenance).
  * Without a GPU it runs on the simulated backend and says so at the top.
  */
@@ -22,6 +23,7 @@
 #include "gpu/gpujson.h"
 #include "kernels/cudaplugin.h"
 #include "fleet/dossier.h"
+#include "profile/dossier.h"
 #include "report/report.h"
 #include "telemetry/telemetry.h"
 #include "version.h"
@@ -82,7 +84,7 @@ static json_t *section_devices(struct gpu_backend *b) {
 }
 
 /* ---- assembling and writing ---- */
-static json_t *build(struct gpu_backend *b) {
+static json_t *build(struct gpu_backend *b, const char *profile_dir) {
   char host[256] = "", when[32];
   gethostname(host, sizeof host - 1);
   json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:o,s:[]}", "title", "gpuops dossier", "generated",
@@ -94,6 +96,7 @@ static json_t *build(struct gpu_backend *b) {
   json_array_append_new(sections, section_devices(b));
   json_array_append_new(sections, telemetry_dossier_section(b));
   json_array_append_new(sections, fleet_dossier_section());
+  if (profile_dir) json_array_append_new(sections, profile_dossier_section(profile_dir));
   return doc;
 }
 
@@ -124,10 +127,31 @@ static int write_files(const char *dir, const json_t *doc) {
   return rc;
 }
 
+/* `--profile -- CMD ARGS...`: profile CMD into DIR/profile first (through
+ * `gpuops profile --nvtx`), then show that folder. Returns the folder, or NULL. */
+static const char *profile_command(const char *dir, char **cmd, int n, char *buf, size_t len) {
+  snprintf(buf, len, "%s/profile", dir);
+  char *pargv[256] = {"profile", "-o", buf, "--nvtx", "--"};
+  int k = 5;
+  for (int i = 0; i < n && k < 255; i++) pargv[k++] = cmd[i];
+  pargv[k] = NULL;
+  int rc = cmd_profile(k, pargv);
+  return rc == EXIT_USAGE || rc == EXIT_ENV ? NULL : buf;
+}
+
 int cmd_dossier(int argc, char **argv) {
-  const char *dir = "out/dossier";
+  const char *dir = "out/dossier", *profile = NULL;
+  char profile_buf[1100];
+  /* "--profile -- CMD ...": everything after "--" is the command, not options. */
+  int cmd_at = 0;
+  for (int i = 1; i + 1 < argc; i++)
+    if (!strcmp(argv[i], "--profile") && !strcmp(argv[i + 1], "--")) cmd_at = i;
+  int ncmd = cmd_at ? argc - cmd_at - 2 : 0;
+  if (cmd_at) argc = cmd_at;
   const struct cli_option opts[] = {
       {"output", 'o', CLI_ARG_STRING, &dir, "DIR", "folder for dossier.html and dossier.json (default out/dossier)"},
+      {"profile", 0, CLI_ARG_STRING, &profile, "DIR|-- CMD",
+       "add a profile section: a saved `gpuops profile` folder, or profile CMD first (the last option)"},
       {0}};
   const struct cli_spec spec = {"dossier", "[-o DIR] [options]",
                                 "The main job: run every capability's quick mode that this machine supports and write "
@@ -138,6 +162,9 @@ int cmd_dossier(int argc, char **argv) {
   int npos, rc = cli_parse(&spec, argc, argv, &c, &npos);
   if (rc) return rc < 0 ? 0 : rc;
   if (c.format == TABLE_FMT_CSV) return cli_usage_error("dossier", "--format csv is not available (use table or json)");
+  if (cmd_at && ncmd == 0) return cli_usage_error("dossier", "--profile -- needs a command after --");
+  if (cmd_at && !(profile = profile_command(dir, argv + cmd_at + 2, ncmd, profile_buf, sizeof profile_buf)))
+    return EXIT_ENV;
 
   struct inventory inv;
   struct gpu_options go;
@@ -147,7 +174,7 @@ int cmd_dossier(int argc, char **argv) {
   if (rc < 0) goto out;
   go.allow_sim_fallback = true;
   if ((rc = gpu_open(&go, &b)) < 0) goto out;
-  doc = build(b);
+  doc = build(b, profile);
   if ((rc = write_files(dir, doc)) < 0) goto out;
   rc = c.format == TABLE_FMT_JSON ? jsonio_write(stdout, doc) : report_text(stdout, doc);
   if (rc == 0 && c.format != TABLE_FMT_JSON) printf("\nreport: %s/dossier.html (and dossier.json)\n", dir);

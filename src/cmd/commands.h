@@ -17,6 +17,7 @@ int cmd_remediate(int argc, char **argv); /* maint: cmd_remediate.c */
 int cmd_rollout(int argc, char **argv);  /* maint: cmd_rollout.c */
 int cmd_model(int argc, char **argv);    /* serve: cmd_model.c */
 int cmd_load(int argc, char **argv);     /* load: cmd_load.c */
+int cmd_profile(int argc, char **argv);  /* profile: cmd_profile.c */
 int cmd_serve(int argc, char **argv);    /* serve: cmd_serve.c */
 int cmd_tune(int argc, char **argv);     /* load: cmd_tune.c */
 

@@ -23,6 +23,7 @@ const struct cli_command cli_commands[] = {
     {"bench", "check and time the CUDA kernels against the ceilings, PyTorch and a baseline", cmd_bench},
     {"load", "HTTP load generator: open/closed loop, latency free of coordinated omission", cmd_load},
     {"model", "model directories (config.json + safetensors): create random weights, info, run on the CPU", cmd_model},
+    {"profile", "trace any CUDA program unchanged (CUPTI): timeline, summary, flamegraph, findings", cmd_profile},
     {"serve", "KServe v2 inference server with Triton's dynamic batcher (CPU or GPU runtime)", cmd_serve},
     {"sim", "simulated fleet: inject and clear faults seen by every gpuops process", cmd_sim},
     {"tune", "find the serve configuration with the highest throughput meeting a latency SLA", cmd_tune},

@@ -84,16 +84,24 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
-/* Sum over the block, returned to every thread. scratch: 32 floats of shared memory;
-   blockDim.x a multiple of 32. Contains two barriers, so every thread must call it. */
-__device__ __forceinline__ float block_sum(float v, float *scratch) {
+/* Sum over the block, returned to every thread, with one barrier. scratch: 32
+   floats of shared memory that no thread reads between the block's previous
+   barrier and this call (callers alternate two, or call block_sum);
+   blockDim.x a multiple of 32; every thread must call it. */
+__device__ __forceinline__ float block_sum_once(float v, float *scratch) {
   int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
   v = warp_sum(v);
-  __syncthreads(); /* scratch may still be read by a previous call */
   if (lane == 0) scratch[warp] = v;
   __syncthreads();
   v = lane < nw ? scratch[lane] : 0.0f;
   return warp_sum(v);
+}
+
+/* As block_sum_once, for any scratch: two barriers (the first waits for the
+   readers of a previous call). */
+__device__ __forceinline__ float block_sum(float v, float *scratch) {
+  __syncthreads();
+  return block_sum_once(v, scratch);
 }
 __device__ __forceinline__ float block_max(float v, float *scratch) {
   int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;

@@ -46,11 +46,40 @@
  *            90.5 / 94.6 %. Holding w and b in registers doubles (rmsnorm) or
  *            triples (layernorm) the registers, so fewer rows an SM; the saved
  *            barriers did not pay for it. Kept as a measured negative result.
+ *   5 tma    A persistent grid (as many 256-thread blocks as fit at once,
+ *            each walking rows r, r + G, ...): each row arrives by one 1-D
+ *            bulk copy (cp.async.bulk, bulk.cuh; L2 evict-first) in a ring of
+ *            2-4 shared-memory stages that one thread keeps refilled, so the
+ *            next rows' loads are in flight while this one is reduced and
+ *            written; w and b are read once a block into registers instead of
+ *            once a row; the row goes from its stage into registers, and the
+ *            barrier of the first block sum (one barrier each: alternating
+ *            scratch) also frees the stage. Exact two-pass statistics as in 1.
+ *            Why: 1 at 16384 x 4096 is 15.5 waves of one-row blocks, each
+ *            starting with empty pipes, its loads issued by threads, w and b
+ *            reloaded every row (as many load instructions as x), and 4
+ *            barriers a row; rmsnorm (half of that work) reaches 90.5 % where
+ *            layernorm stops at 84.5 %. Prediction (2026-11-29): layernorm x
+ *            4096 >= 90 %, rmsnorm x 4096 ~92 %, x 8192 no worse than 1.
+ *            Outcome (run 7, 2026-12-03): slower everywhere: layernorm 74.5 /
+ *            81.5 %, rmsnorm 79.6 / 84.5 % (x 4096 / x 8192). The bulk copies
+ *            from DRAM come in at ~1.5 TB/s of reads whatever the stage count
+ *            or size (softmax 9-11 too), and w and b in registers take 64
+ *            registers (4 blocks an SM, 1 has 7). Kept as a negative result.
+ *   6 async  5 with per-thread async copies (cp.async.cg, 16 bytes, LDGSTS)
+ *            instead of the bulk copy: each thread copies its own chunks of
+ *            the next rows into its slots of the ring and alone reads them
+ *            back, so it refills a stage as soon as its chunks are in
+ *            registers (no barrier); w and b read every row as in 1 (36
+ *            registers). Prediction: >= 1's figure (84 %) if bytes in flight
+ *            are what 1 lacks, ~90 % at x 4096.
  * Variants 1, 2 and 3 need cols a multiple of 8 and at most 16 chunks per thread,
- * 4 at most 4 chunks of 256 threads (cols <= 8192; else ERR_UNSUPPORTED).
+ * 4 and 5 at most 4 chunks of 256 threads (cols <= 8192; else ERR_UNSUPPORTED).
  *
- * Sections: naive; register-cached; one warp per row; one pass; entry points.
+ * Sections: naive; register-cached; one warp per row; one pass; tma; entry
+ * points.
  */
+#include "kernels/bulk.cuh"
 #include "kernels/kcommon.cuh"
 #include "kernels/kernels_cuda.h"
 
@@ -350,6 +379,176 @@ static int run_onepass(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __n
   return 0;
 }
 
+/* ---- tma: persistent blocks, rows by bulk copy into a stage ring -------- */
+
+#define NORM_MAX_STAGES 4
+
+/* Row it of this block (rows blockIdx.x + it x gridDim.x) arrives in stage
+   it % stages (dynamic shared memory, stages x cols x 2 bytes); thread t
+   holds chunks t + p x blockDim.x, p < PER, of the row, of w and of b. */
+template <bool LN, int PER, bool ASYNC>
+__global__ void __launch_bounds__(256)
+    norm_tma(const __nv_bfloat16 *__restrict__ x, const __nv_bfloat16 *__restrict__ w,
+             const __nv_bfloat16 *__restrict__ b, __nv_bfloat16 *__restrict__ y, int rows,
+             int cols, float eps, int stages) {
+#if !BULK_SM90
+  __trap(); /* bulk copies need sm_90: the compute_80 PTX never launches this */
+#else
+  extern __shared__ uint4 stage[]; /* stages x chunks */
+  __shared__ uint64_t full[NORM_MAX_STAGES];
+  __shared__ float red[2][32]; /* scratch of the block sums, alternating */
+  const int chunks = cols / 8, t = (int)threadIdx.x, nt = (int)blockDim.x;
+  const uint32_t bytes = (uint32_t)chunks * 16u;
+  const int first = (int)blockIdx.x, step = (int)gridDim.x;
+  const uint4 *w4 = reinterpret_cast<const uint4 *>(w), *b4 = reinterpret_cast<const uint4 *>(b);
+  const uint64_t pol = bulk_policy_evict_first();
+  /* TMA: one thread copies row `row` into stage s. ASYNC: every thread its
+     own chunks (which it alone reads back), one group a row, committed even
+     when empty so that groups count rows. */
+  auto issue = [&](int s, int row) {
+    const uint4 *src = reinterpret_cast<const uint4 *>(x + (size_t)row * cols);
+    if constexpr (!ASYNC) {
+      bulk_bar_expect(&full[s], bytes);
+      bulk_load(stage + (size_t)s * chunks, src, bytes, &full[s], pol);
+    } else {
+#pragma unroll
+      for (int p = 0; p < PER; p++)
+        if (t + p * nt < chunks && row < rows)
+          async_copy16(stage + (size_t)s * chunks + t + p * nt, src + t + p * nt);
+      async_commit();
+    }
+  };
+  if (!ASYNC && t == 0)
+    for (int s = 0; s < stages; s++) bulk_bar_init(&full[s], 1);
+  __syncthreads();
+  if (ASYNC || t == 0)
+    for (int s = 0; s < stages && (ASYNC || first + s * step < rows); s++) issue(s, first + s * step);
+  /* TMA: w and b in registers for the block's life; ASYNC: read every row
+     (L1 hits), as in 1, which leaves 36 registers instead of 64 (layernorm
+     x 4096): 7 blocks an SM instead of 4. */
+  uint4 wr[ASYNC ? 1 : PER], br[LN && !ASYNC ? PER : 1];
+#pragma unroll
+  for (int p = 0; p < PER && !ASYNC; p++) {
+    if (t + p * nt >= chunks) continue;
+    wr[ASYNC ? 0 : p] = w4[t + p * nt];
+    if (LN) br[LN && !ASYNC ? p : 0] = b4[t + p * nt];
+  }
+  for (int it = 0, row = first; row < rows; it++, row += step) {
+    const int s = it % stages;
+    if (ASYNC)
+      async_wait(stages - 1); /* this row's group; the next stages - 1 may fly */
+    else
+      bulk_bar_wait(&full[s], (uint32_t)(it / stages) & 1u);
+    uint4 raw[PER];
+    float mean = 0.0f;
+#pragma unroll
+    for (int p = 0; p < PER; p++)
+      raw[p] = t + p * nt < chunks ? stage[(size_t)s * chunks + t + p * nt] : make_uint4(0, 0, 0, 0);
+    if (ASYNC) issue(s, row + stages * step); /* its own chunks of stage s are in raw */
+    if (LN) {
+      float s1 = 0.0f;
+#pragma unroll
+      for (int p = 0; p < PER; p++) {
+        float f[8];
+        bf16x8_to_f32(raw[p], f);
+#pragma unroll
+        for (int k = 0; k < 8; k++) s1 += f[k];
+      }
+      /* layernorm: two sums a row, scratch 0 then 1; its barrier frees stage s */
+      mean = block_sum_once(s1, red[0]) / cols;
+      if (!ASYNC && t == 0 && row + stages * step < rows) issue(s, row + stages * step);
+    }
+    float ss = 0.0f;
+#pragma unroll
+    for (int p = 0; p < PER; p++) {
+      float f[8];
+      bf16x8_to_f32(raw[p], f);
+      bool in = t + p * nt < chunks; /* padding chunks are zeros, but mean is not */
+#pragma unroll
+      for (int k = 0; k < 8; k++) {
+        float d = in ? f[k] - mean : 0.0f;
+        ss += d * d;
+      }
+    }
+    /* rmsnorm: one sum a row, scratch alternating by row; its barrier frees stage s */
+    float rstd = rsqrtf(block_sum_once(ss, red[LN ? 1 : it & 1]) / cols + eps);
+    if (!ASYNC && !LN && t == 0 && row + stages * step < rows) issue(s, row + stages * step);
+    uint4 *out = reinterpret_cast<uint4 *>(y + (size_t)row * cols);
+#pragma unroll
+    for (int p = 0; p < PER; p++) {
+      if (t + p * nt >= chunks) continue;
+      float f[8], wf[8], bf[8];
+      bf16x8_to_f32(raw[p], f);
+      bf16x8_to_f32(ASYNC ? w4[t + p * nt] : wr[ASYNC ? 0 : p], wf);
+      if (LN) bf16x8_to_f32(ASYNC ? b4[t + p * nt] : br[LN && !ASYNC ? p : 0], bf);
+#pragma unroll
+      for (int k = 0; k < 8; k++) f[k] = (f[k] - mean) * rstd * wf[k] + (LN ? bf[k] : 0.0f);
+      out[t + p * nt] = f32_to_bf16x8(f);
+    }
+  }
+#endif
+}
+
+/* The launch shape for a row length, worked out once per instantiation and
+   cols (host calls on one thread, as the harness makes them): stages that
+   fit in 32 KB (2 to 4), blocks = what fits on the device at once. */
+struct norm_shape {
+  int cols, threads, stages, blocks;
+  size_t smem;
+};
+
+template <bool LN, int PER, bool ASYNC>
+static int launch_tma(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __nv_bfloat16 *b,
+                      __nv_bfloat16 *y, int rows, int cols, float eps, cudaStream_t st,
+                      char *errbuf, size_t errlen) {
+  static struct norm_shape sh = {-1, 0, 0, 0, 0}; /* per instantiation */
+  auto kern = norm_tma<LN, PER, ASYNC>;
+  cudaError_t e = cudaSuccess;
+  if (sh.cols != cols) {
+    int chunks = cols / 8, dev = 0, sms = 0, per_sm = 0;
+    size_t row = (size_t)chunks * 16;
+    sh.stages = (int)(32 * 1024 / row);
+    sh.stages = sh.stages < 2 ? 2 : sh.stages > NORM_MAX_STAGES ? NORM_MAX_STAGES : sh.stages;
+    sh.smem = row * (size_t)sh.stages;
+    sh.threads = chunks < 256 ? (chunks + 31) / 32 * 32 : 256;
+    e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sh.smem);
+    if (e == cudaSuccess) e = cudaGetDevice(&dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    if (e == cudaSuccess)
+      e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, sh.threads, sh.smem);
+    if (e == cudaSuccess && per_sm < 1) e = cudaErrorInvalidConfiguration;
+    sh.blocks = per_sm * sms;
+    sh.cols = e == cudaSuccess ? cols : -1;
+  }
+  if (e == cudaSuccess) {
+    kern<<<sh.blocks < rows ? sh.blocks : rows, sh.threads, sh.smem, st>>>(x, w, b, y, rows, cols,
+                                                                          eps, sh.stages);
+    e = cudaGetLastError();
+  }
+  if (e != cudaSuccess) {
+    sh.cols = -1;
+    return KUNSUP(errbuf, errlen, "norm tma: a row of %d (%zu bytes of shared memory a block): %s",
+                  cols, sh.smem, cudaGetErrorString(e));
+  }
+  return 0;
+}
+
+/* PER 2 or 4 (the smallest with chunks <= 256 x PER): cols <= 8192 (w and b
+   take 8 (rmsnorm 4) registers a chunk: layernorm at PER 4 takes 117). */
+template <bool LN, bool ASYNC>
+static int run_tma(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __nv_bfloat16 *b,
+                   __nv_bfloat16 *y, int rows, int cols, float eps, cudaStream_t st, char *errbuf,
+                   size_t errlen) {
+  if (cols % 8)
+    return KUNSUP(errbuf, errlen, "norm tma: cols must be a multiple of 8 (got %d)", cols);
+  int chunks = cols / 8;
+  if (chunks <= 512)
+    return launch_tma<LN, 2, ASYNC>(x, w, b, y, rows, cols, eps, st, errbuf, errlen);
+  if (chunks <= 1024)
+    return launch_tma<LN, 4, ASYNC>(x, w, b, y, rows, cols, eps, st, errbuf, errlen);
+  return KUNSUP(errbuf, errlen, "norm tma: a row of %d is over 256 threads x 4 chunks", cols);
+}
+
 /* ---- entry points ------------------------------------------------------- */
 
 template <bool LN>
@@ -376,10 +575,13 @@ static int norm_dispatch(int variant, const void *x, const void *w, const void *
       break;
     case 3: rc = run_warp<LN>(xb, wb, bb, yb, rows, cols, eps, st, errbuf, errlen); break;
     case 4: rc = run_onepass<LN>(xb, wb, bb, yb, rows, cols, eps, st, errbuf, errlen); break;
+    case 5: rc = run_tma<LN, false>(xb, wb, bb, yb, rows, cols, eps, st, errbuf, errlen); break;
+    case 6: rc = run_tma<LN, true>(xb, wb, bb, yb, rows, cols, eps, st, errbuf, errlen); break;
     default:
       return KBAD(errbuf, errlen,
-                  "%s: no variant %d (0 naive, 1 block, 2 stream, 3 warp, 4 onepass)", name,
-                  variant);
+                  "%s: no variant %d (0 naive, 1 block, 2 stream, 3 warp, 4 onepass, 5 tma, "
+                  "6 async)",
+                  name, variant);
   }
   if (rc) return rc;
   return klaunch_check(name, errbuf, errlen);

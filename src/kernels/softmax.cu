@@ -91,13 +91,60 @@
  *             and half the threads a row part), but bf16 8192^2 81.1 % against
  *             7's 69.0 % (one 128-thread CTA of 16 KB a row, 8 rows an SM):
  *             still under 2-regs' 85.0 %.
+ *   9 tma     A persistent grid (as many clusters as fit at once, each
+ *             walking rows r, r + G, ...) whose CTAs take their part of a row
+ *             (the row split over a cluster of 1, 2, 4 or 8 so a part is <= 32
+ *             KB) by a 1-D bulk copy (cp.async.bulk, bulk.cuh) into a ring of
+ *             2-4 shared-memory stages, one thread keeping the next rows'
+ *             copies in flight, L2 evict-first (the input is read once). The
+ *             block copies the part into registers (PER 16-byte chunks a
+ *             thread), and the barrier of its one-step (max, sum) reduction
+ *             also frees the stage for the next copy, so a row's reduction and
+ *             writes overlap the loads of the next two or three. Per row: one
+ *             block barrier, one cluster barrier (double-buffered (max, sum)
+ *             slots), none to publish the data. Why: 7's CTAs load, reduce and
+ *             write in turn, their loads issued by threads (registers, issue
+ *             slots, 4 in flight); 2-regs, the best at 8192 columns, has one
+ *             row a CTA and 15.5 waves of CTAs, each starting with empty pipes
+ *             and ending in a partial wave. Bytes as every variant.
+ *             Prediction (2026-11-29): >= 90 % at every shape (from 86.5 /
+ *             82.1 % at x 50304 and 85.0 % for bf16 8192^2).
+ *  10 tmakeep As 9, but pass 1's exponentials are kept in registers (fp32)
+ *             and pass 2 is one multiply by 2^(m - M) / S an element instead of
+ *             an FFMA and an EX2 (bf16: half the MUFU work, 206 M fewer EX2 at
+ *             x 50304); bf16 parts then hold at most 4 chunks a thread (8 fp32
+ *             a chunk), so x 50304 takes clusters of 8. Prediction: equal to 9
+ *             at fp32, +1-2 points at bf16 if MUFU issue is part of the gap.
+ *  11 tma16   9 with parts of at most 16 KB: bf16 x 50304 in clusters of 8
+ *             (12.6 KB parts, 4 chunks a thread, 46 registers: 4 CTAs an SM)
+ *             instead of 4 (25 KB, 8 chunks, 72 registers: 3 an SM), fp32 8192
+ *             columns in clusters of 2; the other shapes as 9. Prediction:
+ *             within a point of 9 (more rows' parts in flight an SM against
+ *             twice the cluster barriers, the trade 8-fold32 lost).
+ *             Outcome of 9-11 (run 7, 2026-12-03, H200): all slower than the
+ *             best (9: 77.1 / 68.0 / 71.6 / 65.4 % at f32 8192^2 / f32 x 50304
+ *             / bf16 8192^2 / bf16 x 50304; 10: 77.1 / 68.7 / 72.4 / 49.4 %;
+ *             11: 72.1 / unsupported / 71.8 / 55.1 %). Whatever the part size
+ *             or stage count, the bulk copies from DRAM brought ~1.4-1.6 TB/s
+ *             of reads (ncu, bf16 x 50304: 57 % DRAM throughput against 7's
+ *             71 %): the copy engine, not the threads, was the limit. Kept as
+ *             measured negative results.
+ *  12 async   9 with per-thread async copies (cp.async.cg, 16 bytes, LDGSTS)
+ *             instead of the bulk copy: each thread copies its own chunks of
+ *             the next rows into its slots of the ring and alone reads them
+ *             back, so it refills its slots of a stage as soon as they are in
+ *             registers (no barrier); `stages` row parts in flight a thread
+ *             while it reduces and writes the current one. Prediction: >= 90 %
+ *             at bf16 8192^2 if bytes in flight are what 2-regs lacks.
  * Columns not a multiple of the 16-byte vector fall back to scalar loads (1)
- * or are unsupported (2).
+ * or are unsupported (2, 4-10).
  *
- * Sections: vector traits; naive; block; regs; smem; cluster; clregs; entry point.
+ * Sections: vector traits; naive; block; regs; smem; cluster; clregs; tma;
+ * entry point.
  */
 #include <cooperative_groups.h>
 
+#include "kernels/bulk.cuh"
 #include "kernels/kcommon.cuh"
 #include "kernels/kernels_cuda.h"
 
@@ -662,6 +709,258 @@ static int run_clregs(const T *x, T *y, int rows, int cols, cudaStream_t st, cha
   return 0;
 }
 
+/* ---- tma: persistent clusters, row parts by bulk copy into a stage ring --- */
+
+#define TMA_MAX_STAGES 4
+
+/* (max, sum of 2^((x - max) log2e)) pairs held by the lanes of a warp,
+   combined, returned to every lane. An empty pair is (-inf, 0). */
+__device__ __forceinline__ float2 warp_maxsum(float m, float s) {
+  float M = warp_max(m);
+  return make_float2(M, warp_sum(m == -INFINITY ? 0.0f : s * ex2((m - M) * LOG2E)));
+}
+
+/* This thread's pair combined over the block with one barrier, which also
+   tells the caller that every thread has passed the point of the call. red:
+   32 float2 of shared memory that the block does not write again before its
+   next barrier (callers alternate two). */
+__device__ __forceinline__ float2 block_maxsum(float m, float s, float2 *red) {
+  int lane = threadIdx.x & 31;
+  float2 w = warp_maxsum(m, s);
+  if (lane == 0) red[threadIdx.x >> 5] = w;
+  __syncthreads();
+  w = lane < (int)(blockDim.x >> 5) ? red[lane] : make_float2(-INFINITY, 0.0f);
+  return warp_maxsum(w.x, w.y);
+}
+
+/* One CTA of a cluster of cl: its part of each row it walks (16-byte chunks
+   [rank x per, + n)) arrives by bulk copy in stage it % stages of the dynamic
+   shared memory; thread t holds chunks t + p x blockDim.x, p < PER. KEEP:
+   pass 1's exponentials stay in registers (fp32) for pass 2. Registers:
+   capped for 4 CTAs of 256 threads an SM (64) when a thread's data takes 16
+   (PER x 16 bytes, and as much again for bf16's kept fp32 exponentials), for
+   3 (80) above that, which ptxas needs to avoid spilling. */
+template <typename T, int PER, bool KEEP, bool ASYNC>
+__global__ void __launch_bounds__(256, PER * 4 * (KEEP && sizeof(T) == 2 ? 3 : 1) <= 16 ? 4 : 3)
+    sm_tma(const T *__restrict__ x, T *__restrict__ y, int rows, int cols, int stages) {
+#if !BULK_SM90
+  __trap(); /* bulk copies and clusters need sm_90: the compute_80 PTX never launches this */
+#else
+  extern __shared__ uint4 stage_raw[]; /* stages x per x 16 bytes */
+  __shared__ uint64_t full[TMA_MAX_STAGES];
+  __shared__ float2 red[2][32]; /* per-warp pairs, alternating rows */
+  __shared__ float2 part[2];    /* this CTA's pair, alternating rows, read by the cluster */
+  typedef typename vec<T>::raw raw;
+  constexpr int N = vec<T>::N;
+  cg::cluster_group cluster = cg::this_cluster();
+  const int cl = (int)cluster.num_blocks(), rank = (int)cluster.block_rank();
+  const int chunks = cols / N, per = (chunks + cl - 1) / cl, c0 = rank * per;
+  const int n = max(0, min(per, chunks - c0)), t = (int)threadIdx.x, nt = (int)blockDim.x;
+  const int lane = t & 31, first = (int)blockIdx.x / cl, step = (int)gridDim.x / cl;
+  const uint32_t bytes = (uint32_t)n * 16u;
+  raw *stage = reinterpret_cast<raw *>(stage_raw);
+  const uint64_t pol = bulk_policy_evict_first();
+  /* TMA: one thread copies row `row`'s part into stage s. ASYNC: every
+     thread copies its own chunks (and alone reads them back), one group a
+     row, committed even when empty so that groups count rows. */
+  auto issue = [&](int s, int row) {
+    const T *src = x + (size_t)row * cols + (size_t)c0 * N;
+    if constexpr (!ASYNC) {
+      bulk_bar_expect(&full[s], bytes);
+      bulk_load(stage + (size_t)s * per, src, bytes, &full[s], pol);
+    } else {
+#pragma unroll
+      for (int p = 0; p < PER; p++)
+        if (t + p * nt < n && row < rows)
+          async_copy16(stage + (size_t)s * per + t + p * nt, src + (size_t)(t + p * nt) * N);
+      async_commit();
+    }
+  };
+  if (!ASYNC && t == 0)
+    for (int s = 0; s < stages; s++) bulk_bar_init(&full[s], 1);
+  __syncthreads();
+  if (ASYNC || (t == 0 && bytes))
+    for (int s = 0; s < stages && (ASYNC || first + s * step < rows); s++) issue(s, first + s * step);
+  for (int it = 0, row = first; row < rows; it++, row += step) {
+    const int s = it % stages, par = it & 1;
+    if (ASYNC)
+      async_wait(stages - 1); /* this row's group; the next stages - 1 may fly */
+    else if (bytes)
+      bulk_bar_wait(&full[s], (uint32_t)(it / stages) & 1u);
+    raw r[PER];                      /* KEEP at fp32: then 2^(x log2e - ml), in place */
+    float e[KEEP && N == 8 ? PER : 1][N]; /* KEEP at bf16: 2^(x log2e - ml) */
+    float m = -INFINITY, sum = 0.0f;
+#pragma unroll
+    for (int p = 0; p < PER; p++) {
+      if (t + p * nt >= n) continue;
+      r[p] = stage[(size_t)s * per + t + p * nt];
+      float f[N];
+      vec<T>::unpack(r[p], f);
+#pragma unroll
+      for (int k = 0; k < N; k++) m = fmaxf(m, f[k]);
+    }
+    const float ml = m == -INFINITY ? 0.0f : m * LOG2E; /* all -inf: every exponential is 0 */
+#pragma unroll
+    for (int p = 0; p < PER; p++) {
+      if (t + p * nt >= n) continue;
+      float f[N];
+      vec<T>::unpack(r[p], f);
+#pragma unroll
+      for (int k = 0; k < N; k++) {
+        f[k] = ex2(fmaf(f[k], LOG2E, -ml));
+        sum += f[k];
+        if (KEEP && N == 8) e[KEEP && N == 8 ? p : 0][k] = f[k];
+      }
+      if (KEEP && N == 4) r[p] = vec<T>::pack(f);
+    }
+    if (ASYNC) issue(s, row + stages * step); /* its own chunks of stage s are in r */
+    /* Its barrier: every thread has its chunks of stage s in registers. */
+    float2 ms = block_maxsum(m, sum, red[par]);
+    if (!ASYNC && t == 0 && bytes && row + stages * step < rows) issue(s, row + stages * step);
+    if (cl > 1) {
+      if (t == 0) part[par] = ms;
+      cluster.sync(); /* every CTA's pair of this row is written */
+      float2 v = lane < cl ? cluster.map_shared_rank(part, lane)[par]
+                           : make_float2(-INFINITY, 0.0f);
+      ms = warp_maxsum(v.x, v.y);
+    }
+    /* y = 2^(x log2e - c); KEEP: e = 2^(x log2e - ml) times 2^(ml - c). */
+    const float c = ms.x * LOG2E + log2f(ms.y), scale = ex2(ml - c);
+    raw *out = reinterpret_cast<raw *>(y + (size_t)row * cols) + c0;
+#pragma unroll
+    for (int p = 0; p < PER; p++) {
+      if (t + p * nt >= n) continue;
+      float f[N];
+      if (KEEP) {
+        if (N == 4) vec<T>::unpack(r[p], f);
+#pragma unroll
+        for (int k = 0; k < N; k++) f[k] = (N == 4 ? f[k] : e[KEEP && N == 8 ? p : 0][k]) * scale;
+      } else {
+        vec<T>::unpack(r[p], f);
+#pragma unroll
+        for (int k = 0; k < N; k++) f[k] = ex2(fmaf(f[k], LOG2E, -c));
+      }
+      out[t + p * nt] = vec<T>::pack(f);
+    }
+  }
+  /* No CTA leaves while another may still read its pair. (A slot is written
+     again two rows later, after the next row's cluster barrier, which every
+     reader of it has reached: one cluster barrier a row is enough.) */
+  if (cl > 1) cluster.sync();
+#endif
+}
+
+/* The launch shape of 9 and 10 for a row length, worked out once per
+   instantiation and cols (the occupancy query costs host time that a timed
+   launch would otherwise include). Host calls on one thread, as the harness
+   makes them. */
+struct tma_shape {
+  int cols, part_kb, cl, threads, stages, clusters; /* clusters: co-resident (occupancy API) */
+  size_t smem;
+};
+
+/* The smallest cluster of 1, 2, 4 or 8 CTAs whose parts of a row of `chunks`
+   16-byte chunks are at most `cap` chunks (8 when none is). */
+static int tma_cluster(int chunks, int cap) {
+  int cl = 1;
+  while (cl < 8 && (chunks + cl - 1) / cl > cap) cl *= 2;
+  return cl;
+}
+
+/* Cluster: the smallest whose part is <= part_kb KB and <= 256 x PER chunks;
+   256 threads (fewer for short parts); stages: as many parts as fit in
+   stage_kb (2 to 4); 0, or a CUDA error. */
+template <typename K>
+static cudaError_t tma_plan(K kern, int cols, int n_vec, int per_max, int part_kb, int stage_kb,
+                            struct tma_shape *sh) {
+  int chunks = cols / n_vec, cap = part_kb * 64 < 256 * per_max ? part_kb * 64 : 256 * per_max;
+  int cl = tma_cluster(chunks, cap), per = (chunks + cl - 1) / cl;
+  if (per > cap) return cudaErrorInvalidValue;
+  size_t part = (size_t)per * 16;
+  int stages = (int)((size_t)stage_kb * 1024 / part);
+  stages = stages < 2 ? 2 : stages > TMA_MAX_STAGES ? TMA_MAX_STAGES : stages;
+  sh->cols = cols, sh->part_kb = part_kb, sh->cl = cl, sh->stages = stages;
+  sh->smem = part * (size_t)stages;
+  sh->threads = per < 256 ? (per + 31) / 32 * 32 : 256;
+  cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       (int)sh->smem);
+  if (e != cudaSuccess) return e;
+  cudaLaunchConfig_t cfg = {};
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = (unsigned)cl;
+  attr[0].val.clusterDim.y = 1;
+  attr[0].val.clusterDim.z = 1;
+  cfg.gridDim = dim3((unsigned)cl);
+  cfg.blockDim = dim3((unsigned)sh->threads);
+  cfg.dynamicSmemBytes = sh->smem;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  e = cudaOccupancyMaxActiveClusters(&sh->clusters, kern, &cfg);
+  if (e == cudaSuccess && sh->clusters < 1) e = cudaErrorInvalidConfiguration;
+  return e;
+}
+
+/* A launch of kern with shape sh over rows: as many clusters as fit at once,
+   at most one a row. */
+template <typename K, typename... A>
+static cudaError_t tma_launch(K kern, const struct tma_shape *sh, int rows, cudaStream_t st,
+                              A... args) {
+  cudaLaunchConfig_t cfg = {};
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = (unsigned)sh->cl;
+  attr[0].val.clusterDim.y = 1;
+  attr[0].val.clusterDim.z = 1;
+  int g = sh->clusters < rows ? sh->clusters : rows;
+  cfg.gridDim = dim3((unsigned)g * (unsigned)sh->cl);
+  cfg.blockDim = dim3((unsigned)sh->threads);
+  cfg.dynamicSmemBytes = sh->smem;
+  cfg.stream = st;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  return cudaLaunchKernelEx(&cfg, kern, args...);
+}
+
+template <typename T, int PER, bool KEEP, bool ASYNC>
+static int launch_tma(const T *x, T *y, int rows, int cols, int part_kb, cudaStream_t st,
+                      char *errbuf, size_t errlen) {
+  constexpr int N = vec<T>::N;
+  static struct tma_shape sh = {-1, 0, 0, 0, 0, 0, 0}; /* per instantiation */
+  auto kern = sm_tma<T, PER, KEEP, ASYNC>;
+  cudaError_t e = cudaSuccess;
+  if (sh.cols != cols || sh.part_kb != part_kb) {
+    sh.cols = -1;
+    e = tma_plan(kern, cols, N, PER, part_kb, 56, &sh);
+  }
+  if (e == cudaSuccess) e = tma_launch(kern, &sh, rows, st, x, y, rows, cols, sh.stages);
+  if (e != cudaSuccess) {
+    sh.cols = -1;
+    (void)cudaGetLastError();
+    return KUNSUP(errbuf, errlen, "softmax tma: a row of %d (clusters of %d, %zu bytes of shared "
+                  "memory a CTA): %s", cols, sh.cl, sh.smem, cudaGetErrorString(e));
+  }
+  return 0;
+}
+
+/* PER 4 when a CTA's part of the row (parts <= part_kb KB, clusters <= 8)
+   needs at most 4 chunks a thread, else 8 (KEEP at bf16: 4 always, so
+   clusters grow first: 8 fp32 exponentials a chunk). */
+template <typename T, bool KEEP, bool ASYNC = false>
+static int run_tma(const T *x, T *y, int rows, int cols, int part_kb, cudaStream_t st,
+                   char *errbuf, size_t errlen) {
+  constexpr int N = vec<T>::N;
+  if (cols % N) return KUNSUP(errbuf, errlen, "softmax tma: cols must be a multiple of %d", N);
+  int chunks = cols / N, cap = part_kb * 64; /* 16-byte chunks in part_kb KB */
+  if (KEEP && N == 8 && cap > 1024) cap = 1024;
+  int cl = tma_cluster(chunks, cap);
+  if ((chunks + cl - 1) / cl <= 1024)
+    return launch_tma<T, 4, KEEP, ASYNC>(x, y, rows, cols, part_kb, st, errbuf, errlen);
+  if constexpr (!(KEEP && N == 8))
+    return launch_tma<T, 8, KEEP, ASYNC>(x, y, rows, cols, part_kb, st, errbuf, errlen);
+  return KUNSUP(errbuf, errlen, "softmax tma: a row of %d is over 8 CTAs x 256 x 4 chunks", cols);
+}
+
 /* ---- entry point -------------------------------------------------------- */
 
 template <typename T>
@@ -682,10 +981,14 @@ static int dispatch(int variant, const void *in, void *out, int rows, int cols, 
     case 6: return run_clregs<T>(x, y, rows, cols, st, errbuf, errlen);
     case 7: return run_cluster<T, true>(x, y, rows, cols, 64, 256, st, errbuf, errlen);
     case 8: return run_cluster<T, true>(x, y, rows, cols, 32, 128, st, errbuf, errlen);
+    case 9: return run_tma<T, false>(x, y, rows, cols, 32, st, errbuf, errlen);
+    case 10: return run_tma<T, true>(x, y, rows, cols, 32, st, errbuf, errlen);
+    case 11: return run_tma<T, false>(x, y, rows, cols, 16, st, errbuf, errlen);
+    case 12: return run_tma<T, false, true>(x, y, rows, cols, 32, st, errbuf, errlen);
     default:
       return KBAD(errbuf, errlen,
                   "softmax: no variant %d (0 naive, 1 block, 2 regs, 3 unroll, 4 smem, 5 cluster, "
-                  "6 clregs, 7 fold, 8 fold32)",
+                  "6 clregs, 7 fold, 8 fold32, 9 tma, 10 tmakeep, 11 tma16, 12 async)",
                   variant);
   }
 }

@@ -158,6 +158,17 @@ static void html_table(FILE *out, const json_t *t) {
   fputs("</tbody></table>\n", out);
 }
 
+/* An inline SVG figure (gpuops' own drawings: anything not starting with <svg is left out). */
+static void html_figure(FILE *out, const json_t *fig) {
+  const char *svg = str(fig, "svg", "");
+  if (strncmp(svg, "<svg", 4) != 0) return;
+  fputs("<figure style=\"overflow-x:auto;margin:.6rem 0\"><figcaption>", out);
+  esc(out, str(fig, "title", ""));
+  fputs("</figcaption>", out);
+  fputs(svg, out);
+  fputs("</figure>\n", out);
+}
+
 static void html_section(FILE *out, const json_t *s) {
   const char *status = str(s, "status", "skip");
   fputs("<section id=\"", out);
@@ -174,6 +185,7 @@ static void html_section(FILE *out, const json_t *s) {
   size_t j;
   const json_t *t;
   json_array_foreach(json_object_get(s, "tables"), j, t) html_table(out, t);
+  json_array_foreach(json_object_get(s, "figures"), j, t) html_figure(out, t);
   json_array_foreach(json_object_get(s, "notes"), j, t) {
     fputs("<p class=\"note\">", out);
     esc(out, json_string_value(t));

@@ -9,7 +9,8 @@
  *     "sections": [ { "id", "title", "status": "ok"|"warn"|"fail"|"skip",
  *                     "summary", "notes": [string],
  *                     "tables": [ { "title", "columns": [string],
- *                                   "rows": [[string|number|null]] } ] } ] }
+ *                                   "rows": [[string|number|null]] } ],
+ *                     "figures": [ { "title", "svg" } ] (optional; inline SVG, HTML only) } ] }
  * Unknown keys are ignored, so capabilities can carry more for JSON readers.
  */
 #ifndef GPUOPS_REPORT_REPORT_H

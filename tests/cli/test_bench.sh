@@ -17,7 +17,7 @@ grep -q "^softmax .*2-regs" <<<"$out" || fail "--list lacks softmax 2-regs: $out
 err=$(gpuops bench --kernel nope 2>&1); rc=$?
 [ $rc = 2 ] || fail "unknown kernel: exit $rc, want 2"
 grep -q "valid kernels: reduce, transpose, softmax, layernorm, rmsnorm" <<<"$err" || fail "unknown kernel: $err"
-err=$(gpuops bench --kernel softmax --variant 9 2>&1); rc=$?
+err=$(gpuops bench --kernel softmax --variant 42 2>&1); rc=$?
 [ $rc = 2 ] || fail "unknown variant: exit $rc, want 2"
 grep -q "0-naive, 1-block, 2-regs" <<<"$err" || fail "unknown variant: $err"
 err=$(gpuops bench --kernel reduce --size 3x3 2>&1); rc=$?
