@@ -7,6 +7,7 @@
  *
  * Sections: options, the command.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,8 @@ int cmd_tune(int argc, char **argv) {
     return cli_usage_error("tune", "MODEL_DIR '%s' is not a directory", argv[1]);
   s.model_dir = argv[1];
   if (log_dir) s.log_dir = log_dir;
+  if (mkdir(s.log_dir, 0755) < 0 && errno != EEXIST) /* one level, so a typo is not a tree */
+    return cli_usage_error("tune", "--log-dir %s: cannot create it: %s", s.log_dir, strerror(errno));
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   self[n > 0 ? n : 0] = 0;

@@ -24,7 +24,7 @@ tmp=$(mktemp -d /tmp/gpuops-tune-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/mlp"
 export FAKE_KSERVE_SERVICE_US=10000
-quick=(--window 0.3 --duration 1.5 --log-dir "$tmp")
+quick=(--window 0.3 --duration 1.5 --log-dir "$tmp/logs")
 
 expect() { # expect RC PATTERN ARGS...
   local want=$1 pat=$2; shift 2
@@ -37,6 +37,7 @@ expect 2 "--sla is required" "$tmp/mlp"
 expect 2 "is not a directory" "$tmp/none" --sla p99=5ms
 expect 2 "--batch-sizes '1,x'" "$tmp/mlp" --sla p99=5ms --batch-sizes 1,x
 expect 2 "--cpu-list" "$tmp/mlp" --sla p99=5ms --cpu-list 0
+expect 2 "cannot create it" "$tmp/mlp" --sla p99=5ms --log-dir "$tmp/no/such/dir"
 expect 2 "cannot start" "$tmp/mlp" --sla p99=5ms --serve-cmd "$tmp/no-such-binary" "${quick[@]}"
 expect 3 "exited before it was ready" "$tmp/mlp" --sla p99=5ms --serve-cmd /bin/true \
   --batch-sizes 1 --delays-us 0 --instances 1 "${quick[@]}"
@@ -49,7 +50,7 @@ gpuops tune "$tmp/mlp" --sla p90=100ms --serve-cmd "$fake" --batch-sizes 1,4 --d
 tr -d "\r" <"$tmp/t.csv" | grep -q "^b=4 d=0us i=2,4,0,2,grid,.*,best$" || fail "best is not b=4 i=2: $(cat "$tmp/t.csv")"
 grep -q "best: b=4 d=0us i=2" "$tmp/err" || fail "no verdict line: $(tail -3 "$tmp/err")"
 [ "$(grep -c "<polyline" "$tmp/t.svg")" = 4 ] || fail "chart: want one curve per configuration"
-ls "$tmp"/serve-*.log >/dev/null || fail "no server logs in --log-dir"
+ls "$tmp"/logs/serve-*.log >/dev/null || fail "no server logs in --log-dir (created when missing)"
 pgrep -f "$tmp/mlp" >/dev/null && fail "a server is still running"
 
 # The real server: batching must win.
