@@ -327,7 +327,10 @@ Test(sla_e2e, search_finds_the_md1_rate, .timeout = 110) {
   double got = res.points[res.best].load;
   cr_log_info("S_eff %.3f ms, analytic %.1f req/s, found %.1f req/s in %d points", S * 1e3, want,
               got, res.n);
-  cr_assert(got >= 0.7 * want && got <= 1.25 * want, "found %.1f req/s, analytic %.1f", got, want);
+  /* The bounds are wide because this is real time on a shared machine (CI runs tests two at
+     a time on two cores): a search that ignored the SLA would land at capacity or beyond
+     (the next assertion), one that gave up would land at the lowest rate (10 %). */
+  cr_assert(got >= 0.45 * want && got <= 1.25 * want, "found %.1f req/s, analytic %.1f", got, want);
   cr_assert_leq(got, mu * 1.02, "above the server's capacity %.1f", mu);
   sla_result_free(&res);
 }
