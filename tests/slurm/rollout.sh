@@ -56,6 +56,12 @@ rollout_serve_reboots() {
   while read -r n; do
     [ "$n" = unknown ] && fail "the RebootProgram could not tell its node"
     cluster_stop_slurmd "$n"
+    # slurmctld counts a reboot as done when the node's boot time (now - uptime, whole
+    # seconds; -b reports an uptime of about 1 s) is later than the reboot request. A
+    # restart within a second of the request can look older than it, and the node then
+    # stays in REBOOT until the upgrade times out (seen twice under load): let a full
+    # second or two pass, as a real reboot would.
+    sleep 2
     scontrol update nodename="$n" AvailableFeatures="driver=$ROLLOUT_TO" ActiveFeatures="driver=$ROLLOUT_TO" ||
       fail "cannot set $n's features after its reboot"
     cluster_start_slurmd "$n" -b
