@@ -80,8 +80,9 @@ static const struct bench_size gemm_sizes[] = {
     {"64x8192x8192-gelu", 0, 64, 8192, BF16, GPU, 8192, GELU, "read"},
     {"128x512x512", 0, 128, 512, BF16, CPU, 512, NOEPI, NULL},
     {"128x512x512-gelu", 0, 128, 512, BF16, CPU, 512, GELU, NULL},
-    {"200x136x72", 0, 200, 136, BF16, CHK, 72, NOEPI, NULL},
-    {"200x136x72-gelu", 0, 200, 136, BF16, CHK, 72, GELU, NULL},
+    /* partial tiles in M, N and K; K of 16 k-tiles so that 7-splitk splits it 4 ways */
+    {"200x136x1000", 0, 200, 136, BF16, CHK, 1000, NOEPI, NULL},
+    {"200x136x1000-gelu", 0, 200, 136, BF16, CHK, 1000, GELU, NULL},
 };
 #define NSIZES(a) ((int)(sizeof(a) / sizeof(a[0])))
 
@@ -136,8 +137,9 @@ static const struct bench_kernel kernels[] = {
      "gemm",
      "C = A.W^T (+ bias, + exact GELU), bf16 in/out, fp32 accumulate",
      "matrix",
-     7,
-     {"0-naive", "1-smem", "2-regs", "3-mma", "4-wgmma", "5-overlap", "6-auto"},
+     9,
+     {"0-naive", "1-smem", "2-regs", "3-mma", "4-wgmma", "5-overlap", "6-auto", "7-splitk",
+      "8-tmastore"},
      "cublaslt",
      NSIZES(gemm_sizes),
      gemm_sizes},

@@ -38,6 +38,17 @@
  *             tiles would leave SMs idle (skinny M, small N), 64-row tiles
  *             (one consumer group) and N of 128/64/32 so that every SM streams
  *             its share of W, with more stages to keep bytes in flight.
+ *   7-splitk  skinny M (<= 128; larger M in tiles of 128): the operands swap,
+ *             Cᵀ = W·Aᵀ, so 64 rows of W are wgmma's M side and A's rows (padded
+ *             to 16/32/64/128) its N side: no zero rows at M = 16. Tiles of 128 W
+ *             rows, K split over a cluster of up to 8 CTAs so that ~one CTA per SM
+ *             streams W through 6-10 TMA stages; the fp32 partials are summed
+ *             through distributed shared memory (no global workspace).
+ *   8-tmastore variant 5 with the epilogue through shared memory: each consumer
+ *             group writes its bf16 tile (bias/GELU applied) in 128-column halves
+ *             into a swizzled buffer and one thread issues TMA stores, so the
+ *             group goes back to wgmma at once instead of issuing 64 scattered
+ *             4-byte global stores a thread.
  * CUDAPLUGIN_GEMM_BEST picks 6 on sm_90, else 3. The vendor row is cuBLASLt
  * (vendor_gemm_bf16, dlopen'ed at first use).
  *
@@ -354,6 +365,7 @@ __device__ __forceinline__ uint64_t wg_desc(uint32_t saddr) {
 
 template <int BN>
 __device__ __forceinline__ void wgmma_tile(float (&d)[BN / 2], uint64_t da, uint64_t db, int sc) {
+  if constexpr (BN == 16) wgmma_m64n16k16(d, da, db, sc);
   if constexpr (BN == 256) wgmma_m64n256k16(d, da, db, sc);
   if constexpr (BN == 128) wgmma_m64n128k16(d, da, db, sc);
   if constexpr (BN == 64) wgmma_m64n64k16(d, da, db, sc);
@@ -364,13 +376,18 @@ __device__ __forceinline__ void wgmma_tile(float (&d)[BN / 2], uint64_t da, uint
 
 enum { WG_BK = 64, WG_GROUP_M = 16 };
 
-template <int BN, int NCONS, int STAGES> struct wg_cfg {
+template <int BN, int NCONS, int STAGES, bool TSTORE = false> struct wg_cfg {
   static constexpr int BM = 64 * NCONS;
   static constexpr int A_BYTES = BM * WG_BK * 2, B_BYTES = BN * WG_BK * 2;
   static constexpr int STAGE_BYTES = A_BYTES + B_BYTES;
   static constexpr int THREADS = 128 * (NCONS + 1);
-  /* stages, then 2·STAGES mbarriers, plus 1 KB to align the base to 1024 bytes */
-  static constexpr int SMEM = STAGES * STAGE_BYTES + 2 * STAGES * 8 + 1024;
+  /* 8-tmastore: per consumer group a 64 x EPI_COLS bf16 buffer, boxes of 64 x 64 */
+  static constexpr int EPI_COLS = BN < 128 ? BN : 128;
+  static constexpr int EPI_BYTES = TSTORE ? NCONS * 64 * EPI_COLS * 2 : 0;
+  /* stages, the epilogue buffers, then 2·STAGES mbarriers, plus 1 KB to align the base */
+  static constexpr int BARS = STAGES * STAGE_BYTES + EPI_BYTES;
+  static constexpr int SMEM = BARS + 2 * STAGES * 8 + 1024;
+  static_assert(!TSTORE || BN % 64 == 0, "TMA store boxes are 64 columns wide");
 };
 
 /* Tile t of the persistent walk -> (tile row, tile column): groups of WG_GROUP_M tile rows,
@@ -417,6 +434,75 @@ __device__ __forceinline__ void wg_store(const float (&d)[BN / 2], const bf16 *b
   }
 }
 
+/* ---- 8-tmastore: the epilogue through shared memory and TMA stores ---- */
+
+__device__ __forceinline__ void tma_store_2d(const CUtensorMap *map, uint32_t src, int c0, int c1) {
+  asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n" ::"l"(
+                   reinterpret_cast<uint64_t>(map)),
+               "r"(c0), "r"(c1), "r"(src)
+               : "memory");
+}
+__device__ __forceinline__ void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+/* This thread's bulk stores have finished reading shared memory (the buffer is free). */
+__device__ __forceinline__ void bulk_wait_read() {
+  asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+}
+__device__ __forceinline__ void bulk_wait_all() { asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory"); }
+/* The 128 threads of one consumer warp group (named barrier id 1 + group). */
+__device__ __forceinline__ void group_sync(int c) {
+  asm volatile("bar.sync %0, 128;\n" ::"r"(1 + c) : "memory");
+}
+
+/*
+ * A consumer group's 64 x BN accumulators -> bias/GELU -> bf16 into its shared buffer in
+ * the 128-byte-swizzled layout of 64 x 64 TMA boxes (16-byte chunk q of row r at
+ * q ^ (r % 8): a warp's 8 rows x 4 lanes land in 32 different banks), EPI_COLS columns
+ * at a time; one thread then issues the TMA stores, which clip rows and columns outside
+ * C. The group returns to the mainloop at once; the stores drain in the background and
+ * the buffer is reused only after they have read it.
+ */
+template <int BN, int EPI_COLS>
+__device__ __forceinline__ void wg_store_tma(const float (&d)[BN / 2], const bf16 *bias,
+                                             const CUtensorMap *tmC, uint32_t buf, int c, int N,
+                                             int m0, int n0, int epi) {
+  int t = threadIdx.x % 128, warp = t / 32, lane = t % 32;
+#pragma unroll
+  for (int h = 0; h < BN / EPI_COLS; h++) {
+    if (t == 0) bulk_wait_read();
+    group_sync(c);
+#pragma unroll
+    for (int j = 0; j < EPI_COLS / 8; j++) {
+      int jj = h * (EPI_COLS / 8) + j, n = n0 + jj * 8 + (lane & 3) * 2;
+      float b0 = 0.0f, b1 = 0.0f;
+      if (epi >= CUDAPLUGIN_EPI_BIAS) {
+        b0 = n < N ? __bfloat162float(bias[n]) : 0.0f;
+        b1 = n + 1 < N ? __bfloat162float(bias[n + 1]) : 0.0f;
+      }
+#pragma unroll
+      for (int hh = 0; hh < 2; hh++) {
+        int r = warp * 16 + (lane >> 2) + hh * 8;
+        float v0 = d[jj * 4 + 2 * hh] + b0, v1 = d[jj * 4 + 2 * hh + 1] + b1;
+        if (epi == CUDAPLUGIN_EPI_BIAS_GELU) {
+          v0 = 0.5f * v0 * (1.0f + erff(v0 * 0.70710678118654752f));
+          v1 = 0.5f * v1 * (1.0f + erff(v1 * 0.70710678118654752f));
+        }
+        __nv_bfloat162 p = __floats2bfloat162_rn(v0, v1);
+        uint32_t a = buf + (j / 8) * 8192 + r * 128 + (((j % 8) ^ (r % 8)) << 4) + (lane & 3) * 4;
+        asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(a), "r"(*reinterpret_cast<uint32_t *>(&p))
+                     : "memory");
+      }
+    }
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    group_sync(c);
+    if (t == 0) {
+#pragma unroll
+      for (int b = 0; b < EPI_COLS / 64; b++)
+        tma_store_2d(tmC, buf + b * 8192, n0 + h * EPI_COLS + b * 64, m0);
+      bulk_commit();
+    }
+  }
+}
+
 /*
  * Warp group 0 produces (one thread issues TMA copies for every (tile, k-tile) of this
  * CTA's walk into the stage ring), warp groups 1..NCONS consume: each waits for a full
@@ -424,14 +510,15 @@ __device__ __forceinline__ void wg_store(const float (&d)[BN / 2], const bf16 *b
  * (the empty barrier counts one arrival per consumer group). Both sides walk the same
  * (stage, phase) sequence, so no other coordination is needed.
  */
-template <int BN, int NCONS, int STAGES, bool OVERLAP>
-__global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES>::THREADS, 1)
+template <int BN, int NCONS, int STAGES, bool OVERLAP, bool TSTORE = false>
+__global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES, TSTORE>::THREADS, 1)
     gemm_wgmma(const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmW,
-               const bf16 *bias, bf16 *C, int M, int N, int K, int epi) {
-  using cfg = wg_cfg<BN, NCONS, STAGES>;
+               const __grid_constant__ CUtensorMap tmC, const bf16 *bias, bf16 *C, int M, int N,
+               int K, int epi) {
+  using cfg = wg_cfg<BN, NCONS, STAGES, TSTORE>;
   extern __shared__ uint8_t wsmem[];
   uint32_t base = (smem_u32(wsmem) + 1023) & ~1023u;
-  uint32_t full = base + STAGES * cfg::STAGE_BYTES, empty = full + STAGES * 8;
+  uint32_t full = base + cfg::BARS, empty = full + STAGES * 8;
   int wg = threadIdx.x / 128;
   int tiles_m = (M + cfg::BM - 1) / cfg::BM, tiles_n = (N + BN - 1) / BN;
   int ntiles = tiles_m * tiles_n, ktiles = (K + WG_BK - 1) / WG_BK;
@@ -491,9 +578,183 @@ __global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES>::THREADS, 1)
         wgmma_wait<0>();
         if (threadIdx.x % 128 == 0) mbar_arrive(empty + 8 * prev);
       }
-      wg_store<BN>(d, bias, C, M, N, tm * cfg::BM + c * 64, tn * BN, epi);
+      if constexpr (TSTORE)
+        wg_store_tma<BN, cfg::EPI_COLS>(d, bias, &tmC, base + STAGES * cfg::STAGE_BYTES +
+                                                           c * (64 * cfg::EPI_COLS * 2),
+                                        c, N, tm * cfg::BM + c * 64, tn * BN, epi);
+      else
+        wg_store<BN>(d, bias, C, M, N, tm * cfg::BM + c * 64, tn * BN, epi);
+    }
+    if constexpr (TSTORE)
+      if (threadIdx.x % 128 == 0) bulk_wait_all(); /* the buffer lives until the stores are done */
+  }
+}
+
+/* ---- 7-splitk: skinny M, swapped operands, K split over a cluster -------------------- */
+
+/*
+ * For M <= 128 the work is streaming W (N x K) once; a 128 x 256 output tile would
+ * leave most SMs idle and waste the tensor cores on zero rows. So the roles swap:
+ * Cᵀ = W · Aᵀ, with 64 rows of W as wgmma's M side and all of A's (padded) MN rows
+ * as its N side (m64nMNk16, MN = 16..128, nothing wasted at M = 16). A CTA owns
+ * BW = 64·NCONS rows of W and one K range; the S CTAs of a cluster split K, so
+ * tiles·S CTAs stream W at once (~one per SM). At the end each CTA leaves its fp32
+ * partial tile in its own shared memory and, after a cluster barrier, sums a 1/S
+ * slice of the tile over the cluster's shared memories (DSMEM), applies bias/GELU
+ * and writes C: no global workspace, so concurrent launches on several streams
+ * stay independent.
+ */
+template <int BW, int MN, int STAGES> struct sk_cfg {
+  static constexpr int NCONS = BW / 64;
+  static constexpr int W_BYTES = BW * WG_BK * 2, A_BYTES = MN * WG_BK * 2;
+  static constexpr int STAGE_BYTES = W_BYTES + A_BYTES;
+  static constexpr int THREADS = 128 * (NCONS + 1);
+  static constexpr int PSTRIDE = BW + 4; /* floats a partial row (one m): the pad spreads banks */
+  static constexpr int SMEM = STAGES * STAGE_BYTES + 2 * STAGES * 8 + 1024;
+  static_assert(MN * PSTRIDE * 4 <= STAGES * STAGE_BYTES, "the partial tile reuses the stages");
+};
+
+__device__ __forceinline__ uint32_t cluster_rank(void) {
+  uint32_t r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+  return r;
+}
+__device__ __forceinline__ uint32_t cluster_size(void) {
+  uint32_t r;
+  asm volatile("mov.u32 %0, %%cluster_nctarank;\n" : "=r"(r));
+  return r;
+}
+/* Every thread of every CTA of the cluster; release/acquire orders the shared stores. Not
+   .aligned: the producer warp arrives here diverged (one thread ran the copy loop). */
+__device__ __forceinline__ void cluster_sync_all(void) {
+  asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;\n" ::: "memory");
+}
+/* The address of this CTA's shared address a in CTA rank's shared memory. */
+__device__ __forceinline__ uint32_t dsmem_map(uint32_t a, uint32_t rank) {
+  uint32_t r;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(a), "r"(rank));
+  return r;
+}
+__device__ __forceinline__ float4 dsmem_ld4(uint32_t a) {
+  float4 v;
+  asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];\n"
+               : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+               : "r"(a)
+               : "memory");
+  return v;
+}
+
+/* Partial sums of this CTA's k range: the producer streams (W box, A box) stages, the
+   consumers accumulate d (wgmma D: row = W row, column = m). */
+template <int BW, int MN, int STAGES>
+__device__ __forceinline__ void sk_mainloop(const CUtensorMap *tmA, const CUtensorMap *tmW,
+                                            uint32_t base, int n0, int m0, int kt0, int kt1,
+                                            float (&d)[MN / 2]) {
+  using cfg = sk_cfg<BW, MN, STAGES>;
+  uint32_t full = base + STAGES * cfg::STAGE_BYTES, empty = full + STAGES * 8;
+  int wg = threadIdx.x / 128, stage = 0, phase = 0, prev = 0;
+  if (wg == 0) {
+    if (threadIdx.x != 0) return;
+    for (int kt = kt0; kt < kt1; kt++) {
+      mbar_wait(empty + 8 * stage, phase ^ 1);
+      uint32_t s = base + stage * cfg::STAGE_BYTES, bar = full + 8 * stage;
+      mbar_expect_tx(bar, cfg::STAGE_BYTES);
+      tma_load_2d(s, tmW, kt * WG_BK, n0, bar);
+      tma_load_2d(s + cfg::W_BYTES, tmA, kt * WG_BK, m0, bar);
+      if (++stage == STAGES) stage = 0, phase ^= 1;
+    }
+    return;
+  }
+  int c = wg - 1;
+  for (int kt = kt0; kt < kt1; kt++) {
+    mbar_wait(full + 8 * stage, phase);
+    uint32_t s = base + stage * cfg::STAGE_BYTES;
+    uint64_t dw = wg_desc(s + c * (64 * WG_BK * 2)), da = wg_desc(s + cfg::W_BYTES);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < WG_BK / 16; kk++)
+      wgmma_tile<MN>(d, dw + 2 * kk, da + 2 * kk, (kt > kt0 || kk) ? 1 : 0);
+    wgmma_commit();
+    wgmma_wait<1>();
+    if (kt > kt0 && threadIdx.x % 128 == 0) mbar_arrive(empty + 8 * prev);
+    prev = stage;
+    if (++stage == STAGES) stage = 0, phase ^= 1;
+  }
+  wgmma_wait<0>();
+}
+
+/* Sum the cluster's partials for W rows [r0, r1) of the tile, 4 at a time, add the epilogue
+   and store C[m][n0 + r]. */
+template <int BW, int MN>
+__device__ __forceinline__ void sk_reduce(uint32_t part, int S, int r0, int r1, const bf16 *bias,
+                                          bf16 *C, int M, int N, int m0, int n0, int epi) {
+  constexpr int PS = BW + 4;
+  int quads = (r1 - r0) / 4, rows = min(MN, M - m0);
+  bool vec = (N & 3) == 0 && ((uintptr_t)C & 7) == 0;
+  for (int i = threadIdx.x; i < quads * rows; i += blockDim.x) {
+    int m = i / quads, r = r0 + 4 * (i % quads);
+    uint32_t off = part + (uint32_t)(m * PS + r) * 4;
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int q = 0; q < S; q++) {
+      float4 v = dsmem_ld4(dsmem_map(off, (uint32_t)q));
+      acc.x += v.x, acc.y += v.y, acc.z += v.z, acc.w += v.w;
+    }
+    float o[4] = {acc.x, acc.y, acc.z, acc.w};
+    int n = n0 + r;
+    bf16 *c = C + (size_t)(m0 + m) * N + n;
+    if (vec && n + 3 < N) {
+      __nv_bfloat162 lo = __floats2bfloat162_rn(epi_apply(o[0], bias, n, epi),
+                                                epi_apply(o[1], bias, n + 1, epi));
+      __nv_bfloat162 hi = __floats2bfloat162_rn(epi_apply(o[2], bias, n + 2, epi),
+                                                epi_apply(o[3], bias, n + 3, epi));
+      uint2 u;
+      u.x = *reinterpret_cast<uint32_t *>(&lo), u.y = *reinterpret_cast<uint32_t *>(&hi);
+      *reinterpret_cast<uint2 *>(c) = u;
+    } else {
+      for (int e = 0; e < 4; e++)
+        if (n + e < N) c[e] = __float2bfloat16(epi_apply(o[e], bias, n + e, epi));
     }
   }
+}
+
+/* Grid (tiles_n · S, tiles_m), clusters of S along x: CTA rank s of tile blockIdx.x / S
+   takes k-tiles [s·KT/S, (s+1)·KT/S). */
+template <int BW, int MN, int STAGES>
+__global__ void __launch_bounds__(sk_cfg<BW, MN, STAGES>::THREADS, 1)
+    gemm_splitk(const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmW,
+                const bf16 *bias, bf16 *C, int M, int N, int K, int epi) {
+  using cfg = sk_cfg<BW, MN, STAGES>;
+  extern __shared__ uint8_t wsmem[];
+  uint32_t base = (smem_u32(wsmem) + 1023) & ~1023u;
+  uint32_t full = base + STAGES * cfg::STAGE_BYTES, empty = full + STAGES * 8;
+  int S = (int)cluster_size(), s = (int)cluster_rank();
+  int n0 = (blockIdx.x / S) * BW, m0 = blockIdx.y * MN, KT = (K + WG_BK - 1) / WG_BK;
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < STAGES; i++) {
+      mbar_init(full + 8 * i, 1);
+      mbar_init(empty + 8 * i, cfg::NCONS);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+  float d[MN / 2] = {};
+  sk_mainloop<BW, MN, STAGES>(&tmA, &tmW, base, n0, m0, s * KT / S, (s + 1) * KT / S, d);
+  __syncthreads(); /* every consumer's wgmma has read its stages: reuse them for the partial */
+  int wg = threadIdx.x / 128;
+  if (wg > 0) {
+    int t = threadIdx.x % 128, warp = t / 32, lane = t % 32;
+    float *p = reinterpret_cast<float *>(wsmem + (base - smem_u32(wsmem)));
+#pragma unroll
+    for (int i = 0; i < MN / 2; i++) {
+      int r = (wg - 1) * 64 + warp * 16 + lane / 4 + 8 * ((i % 4) / 2);
+      int m = 8 * (i / 4) + 2 * (lane % 4) + (i % 2);
+      p[m * cfg::PSTRIDE + r] = d[i];
+    }
+  }
+  cluster_sync_all(); /* all partials written */
+  int per = BW / S;   /* S divides BW (both powers of two, S <= 8) */
+  sk_reduce<BW, MN>(base, S, s * per, (s + 1) * per, bias, C, M, N, m0, n0, epi);
+  cluster_sync_all(); /* no CTA leaves while another reads its shared memory */
 }
 
 /* ---- 4-6 wgmma: tensor maps and launch ------------------------------------------------ */
@@ -567,15 +828,19 @@ static int sm_count(void) {
   return n;
 }
 
-template <int BN, int NCONS, int STAGES, bool OVERLAP = true>
+template <int BN, int NCONS, int STAGES, bool OVERLAP = true, bool TSTORE = false>
 static int wgmma_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
                         int K, int epi, cudaStream_t st, char *errbuf, size_t errlen) {
-  using cfg = wg_cfg<BN, NCONS, STAGES>;
-  CUtensorMap ta, tw;
+  using cfg = wg_cfg<BN, NCONS, STAGES, TSTORE>;
+  CUtensorMap ta, tw, tc;
   int rc = tmap_get(A, M, K, cfg::BM, &ta, errbuf, errlen);
   if (!rc) rc = tmap_get(W, N, K, BN, &tw, errbuf, errlen);
+  /* C's map: N columns (the TMA's inner dimension) in boxes of 64 x 64, swizzled like the
+     buffer; only encoded when used (needs N % 8 == 0, checked by the caller) */
+  if (!rc && TSTORE) rc = tmap_get(C, M, N, 64, &tc, errbuf, errlen);
+  if (!TSTORE) tc = tw;
   if (rc) return rc;
-  auto kern = gemm_wgmma<BN, NCONS, STAGES, OVERLAP>;
+  auto kern = gemm_wgmma<BN, NCONS, STAGES, OVERLAP, TSTORE>;
   static bool attr_set; /* per instantiation */
   if (!attr_set) {
     cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, cfg::SMEM);
@@ -583,8 +848,57 @@ static int wgmma_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C,
   }
   int tiles = ((M + cfg::BM - 1) / cfg::BM) * ((N + BN - 1) / BN);
   int grid = tiles < sm_count() ? tiles : sm_count();
-  kern<<<grid, cfg::THREADS, cfg::SMEM, st>>>(ta, tw, bias, C, M, N, K, epi);
+  kern<<<grid, cfg::THREADS, cfg::SMEM, st>>>(ta, tw, tc, bias, C, M, N, K, epi);
   return klaunch_check("gemm (wgmma)", errbuf, errlen);
+}
+
+/* Variant 7's launch: tiles of BW rows of W (x tiles of MN rows of A) and the largest
+   split S (1..8, a power of two) that keeps the grid within one wave and every CTA at
+   >= 4 k-tiles. */
+template <int BW, int MN, int STAGES>
+static int splitk_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
+                         int K, int epi, cudaStream_t st, char *errbuf, size_t errlen) {
+  using cfg = sk_cfg<BW, MN, STAGES>;
+  CUtensorMap ta, tw;
+  int rc = tmap_get(A, M, K, MN, &ta, errbuf, errlen);
+  if (!rc) rc = tmap_get(W, N, K, BW, &tw, errbuf, errlen);
+  if (rc) return rc;
+  auto kern = gemm_splitk<BW, MN, STAGES>;
+  static bool attr_set; /* per instantiation */
+  if (!attr_set) {
+    cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, cfg::SMEM);
+    attr_set = true;
+  }
+  int tiles_n = (N + BW - 1) / BW, tiles_m = (M + MN - 1) / MN, kt = (K + WG_BK - 1) / WG_BK;
+  long tiles = (long)tiles_n * tiles_m;
+  int S = 1;
+  while (S < 8 && tiles * S * 2 <= sm_count() && kt / (S * 2) >= 4) S *= 2;
+  cudaLaunchConfig_t lc = {};
+  cudaLaunchAttribute at[1];
+  at[0].id = cudaLaunchAttributeClusterDimension;
+  at[0].val.clusterDim.x = (unsigned)S, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
+  lc.gridDim = dim3((unsigned)(tiles_n * S), (unsigned)tiles_m, 1);
+  lc.blockDim = dim3(cfg::THREADS, 1, 1);
+  lc.dynamicSmemBytes = cfg::SMEM;
+  lc.stream = st;
+  lc.attrs = at;
+  lc.numAttrs = 1;
+  cudaError_t e = cudaLaunchKernelEx(&lc, kern, ta, tw, bias, C, M, N, K, epi);
+  if (e != cudaSuccess)
+    return kput(errbuf, errlen, "gemm 7-splitk: launch of %dx%d CTAs (clusters of %d): %s",
+                tiles_n * S, tiles_m, S, cudaGetErrorString(e)),
+           ERR_DRIVER;
+  return klaunch_check("gemm (split-K)", errbuf, errlen);
+}
+
+/* Variant 7's tile: A's rows padded to the smallest wgmma N that holds them (up to 128;
+   larger M takes several tiles of 128), W in tiles of 128 rows. Stages fill ~190 KB. */
+static int splitk_auto(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
+                       int K, int epi, cudaStream_t st, char *errbuf, size_t errlen) {
+  if (M <= 16) return splitk_launch<128, 16, 10>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+  if (M <= 32) return splitk_launch<128, 32, 9>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+  if (M <= 64) return splitk_launch<128, 64, 8>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+  return splitk_launch<128, 128, 6>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
 }
 
 /* Variant 6's choice: the widest tile that still gives every SM work (at least ~90 % of
@@ -778,14 +1092,22 @@ extern "C" int kc_gemm_bf16(int variant, const void *a, const void *w, const voi
     case 4:
     case 5:
     case 6:
+    case 7:
+    case 8:
       if (!is_sm90()) return KUNSUP(errbuf, errlen, "gemm %d needs an sm_90 GPU (Hopper)", variant);
       if (!aligned) return KUNSUP(errbuf, errlen, "gemm wgmma needs K %% 8 == 0 and 16-byte aligned rows");
       if (variant == 4)
         return wgmma_launch<256, 2, 4, false>(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
       if (variant == 5)
         return wgmma_launch<256, 2, 4, true>(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
+      if (variant == 7) return splitk_auto(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
+      if (variant == 8) {
+        if (n % 8 || (uintptr_t)c % 16)
+          return KUNSUP(errbuf, errlen, "gemm 8-tmastore needs N %% 8 == 0 and a 16-byte aligned C");
+        return wgmma_launch<256, 2, 4, true, true>(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
+      }
       return wgmma_auto(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
-    default: return KBAD(errbuf, errlen, "gemm: unknown variant %d (0..6, or -1 for the best)", variant);
+    default: return KBAD(errbuf, errlen, "gemm: unknown variant %d (0..8, or -1 for the best)", variant);
   }
 }
 
