@@ -49,6 +49,8 @@
  *             into a swizzled buffer and one thread issues TMA stores, so the
  *             group goes back to wgmma at once instead of issuing 64 scattered
  *             4-byte global stores a thread.
+ *   9-sk64    7 with 64-row W tiles always (one consumer group), so that N = 8192
+ *             gives 128 tiles and needs no cluster or reduction at all.
  * CUDAPLUGIN_GEMM_BEST picks 6 on sm_90, else 3. The vendor row is cuBLASLt
  * (vendor_gemm_bf16, dlopen'ed at first use).
  *
@@ -852,9 +854,38 @@ static int wgmma_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C,
   return klaunch_check("gemm (wgmma)", errbuf, errlen);
 }
 
-/* Variant 7's launch: tiles of BW rows of W (x tiles of MN rows of A) and the largest
-   split S (1..8, a power of two) that keeps the grid within one wave and every CTA at
-   >= 4 k-tiles. */
+/* Variant 7's split: the largest S (1..8, a power of two) whose clusters all fit on the GPU
+   at once (cudaOccupancyMaxActiveClusters: a cluster must sit inside one GPC, so on the
+   H200 fewer clusters of 4 than 132 / 4 fit at ~200 KB of shared memory a CTA) with
+   >= 4 k-tiles a CTA. */
+template <int BW, int MN, int STAGES>
+static int splitk_split(long tiles, int kt) {
+  using cfg = sk_cfg<BW, MN, STAGES>;
+  auto kern = gemm_splitk<BW, MN, STAGES>;
+  static int fits[4] = {-1, -1, -1, -1}; /* per instantiation: clusters of 1, 2, 4, 8 at once */
+  int best = 1, smem = cfg::SMEM, threads = cfg::THREADS;
+  for (int i = 1, S = 2; i < 4 && kt / S >= 4; i++, S *= 2) {
+    if (fits[i] < 0) {
+      cudaLaunchConfig_t lc = {};
+      cudaLaunchAttribute at[1];
+      at[0].id = cudaLaunchAttributeClusterDimension;
+      at[0].val.clusterDim.x = (unsigned)S, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
+      lc.gridDim = dim3((unsigned)(S * 64), 1, 1);
+      lc.blockDim = dim3((unsigned)threads, 1, 1);
+      lc.dynamicSmemBytes = (size_t)smem;
+      lc.attrs = at;
+      lc.numAttrs = 1;
+      int n = 0;
+      fits[i] = cudaOccupancyMaxActiveClusters(&n, kern, &lc) == cudaSuccess ? n : 0;
+      cudaGetLastError();
+    }
+    if (tiles <= fits[i]) best = S;
+  }
+  return best;
+}
+
+/* Variant 7's launch: tiles of BW rows of W (x tiles of MN rows of A), clusters of S along
+   the grid's x. */
 template <int BW, int MN, int STAGES>
 static int splitk_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
                          int K, int epi, cudaStream_t st, char *errbuf, size_t errlen) {
@@ -867,12 +898,11 @@ static int splitk_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C
   static bool attr_set; /* per instantiation */
   if (!attr_set) {
     cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, cfg::SMEM);
+    cudaFuncSetAttribute(kern, cudaFuncAttributeNonPortableClusterSizeAllowed, 0);
     attr_set = true;
   }
   int tiles_n = (N + BW - 1) / BW, tiles_m = (M + MN - 1) / MN, kt = (K + WG_BK - 1) / WG_BK;
-  long tiles = (long)tiles_n * tiles_m;
-  int S = 1;
-  while (S < 8 && tiles * S * 2 <= sm_count() && kt / (S * 2) >= 4) S *= 2;
+  int S = splitk_split<BW, MN, STAGES>((long)tiles_n * tiles_m, kt);
   cudaLaunchConfig_t lc = {};
   cudaLaunchAttribute at[1];
   at[0].id = cudaLaunchAttributeClusterDimension;
@@ -891,14 +921,30 @@ static int splitk_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C
   return klaunch_check("gemm (split-K)", errbuf, errlen);
 }
 
-/* Variant 7's tile: A's rows padded to the smallest wgmma N that holds them (up to 128;
-   larger M takes several tiles of 128), W in tiles of 128 rows. Stages fill ~190 KB. */
-static int splitk_auto(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
+/* A's rows padded to the smallest wgmma N that holds them (up to 128; larger M takes
+   several tiles of 128); stages fill 160-200 KB. */
+template <int BW>
+static int splitk_rows(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
                        int K, int epi, cudaStream_t st, char *errbuf, size_t errlen) {
-  if (M <= 16) return splitk_launch<128, 16, 10>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
-  if (M <= 32) return splitk_launch<128, 32, 9>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
-  if (M <= 64) return splitk_launch<128, 64, 8>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
-  return splitk_launch<128, 128, 6>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+  constexpr bool wide = BW == 128;
+  if (M <= 16)
+    return splitk_launch<BW, 16, wide ? 10 : 16>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+  if (M <= 32)
+    return splitk_launch<BW, 32, wide ? 9 : 14>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+  if (M <= 64)
+    return splitk_launch<BW, 64, wide ? 8 : 12>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+  return splitk_launch<BW, 128, wide ? 6 : 8>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+}
+
+/* Variant 7: tiles of 128 W rows when, split in two, they give every SM work; else 64 (N =
+   4096: 64 tiles in clusters of 2 rather than 32 in clusters of 4). Variant 9 (bw = 64)
+   always takes 64-row tiles, which at N = 8192 need no split at all. */
+static int splitk_auto(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
+                       int K, int epi, int bw, cudaStream_t st, char *errbuf, size_t errlen) {
+  long tiles128 = (long)((N + 127) / 128) * ((M + 127) / 128);
+  if (bw == 0) bw = 2 * tiles128 >= sm_count() * 9 / 10 ? 128 : 64;
+  if (bw == 128) return splitk_rows<128>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+  return splitk_rows<64>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
 }
 
 /* Variant 6's choice: the widest tile that still gives every SM work (at least ~90 % of
@@ -1094,20 +1140,22 @@ extern "C" int kc_gemm_bf16(int variant, const void *a, const void *w, const voi
     case 6:
     case 7:
     case 8:
+    case 9:
       if (!is_sm90()) return KUNSUP(errbuf, errlen, "gemm %d needs an sm_90 GPU (Hopper)", variant);
       if (!aligned) return KUNSUP(errbuf, errlen, "gemm wgmma needs K %% 8 == 0 and 16-byte aligned rows");
       if (variant == 4)
         return wgmma_launch<256, 2, 4, false>(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
       if (variant == 5)
         return wgmma_launch<256, 2, 4, true>(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
-      if (variant == 7) return splitk_auto(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
+      if (variant == 7 || variant == 9)
+        return splitk_auto(A, W, B, C, m, n, k, epi, variant == 9 ? 64 : 0, st, errbuf, errlen);
       if (variant == 8) {
         if (n % 8 || (uintptr_t)c % 16)
           return KUNSUP(errbuf, errlen, "gemm 8-tmastore needs N %% 8 == 0 and a 16-byte aligned C");
         return wgmma_launch<256, 2, 4, true, true>(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
       }
       return wgmma_auto(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
-    default: return KBAD(errbuf, errlen, "gemm: unknown variant %d (0..8, or -1 for the best)", variant);
+    default: return KBAD(errbuf, errlen, "gemm: unknown variant %d (0..9, or -1 for the best)", variant);
   }
 }
 
