@@ -638,8 +638,8 @@ static int launch_tma(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __nv
     sh.cols = e == cudaSuccess ? cols : -1;
   }
   if (e == cudaSuccess) {
-    kern < <<sh.blocks<rows ? sh.blocks : rows, sh.threads, sh.smem, st>>>(x, w, b, y, rows, cols,
-                                                                           eps, sh.stages);
+    int g = sh.blocks < rows ? sh.blocks : rows;
+    kern<<<g, sh.threads, sh.smem, st>>>(x, w, b, y, rows, cols, eps, sh.stages);
     e = cudaGetLastError();
   }
   if (e != cudaSuccess) {
@@ -733,7 +733,8 @@ static int launch_pipe(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __n
     cached_cols = e == cudaSuccess ? cols : -1;
   }
   if (e == cudaSuccess) {
-    kern < <<blocks<rows ? blocks : rows, threads, 0, st>>>(x, w, b, y, rows, cols, eps);
+    int g = blocks < rows ? blocks : rows;
+    kern<<<g, threads, 0, st>>>(x, w, b, y, rows, cols, eps);
     e = cudaGetLastError();
   }
   if (e != cudaSuccess)
