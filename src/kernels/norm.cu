@@ -91,8 +91,19 @@
  *            hints. 48 registers at x 4096 (5 blocks an SM, 10 rows live).
  *            Prediction for 7-10 (run 9): layernorm x 4096 from 84 % towards
  *            the read flush's 90 %; x 8192 and rmsnorm no worse than 1.
+ *            Outcome (run 9, 2026-12-03, H200): the hints lose (7 vs 1:
+ *            layernorm 83.1 / 86.8 % against 84.2 / 93.9 % at x 4096 / x
+ *            8192, rmsnorm 85.0 / 87.9 against 90.3 / 94.7), though ncu shows
+ *            11.5 MB fewer DRAM writes inside the kernel at layernorm x 4096;
+ *            8-onered is the best at layernorm x 4096, 85.4 %, despite them;
+ *            9 84.9 %; 10-pipe 77.2 % (5 blocks an SM: fewer threads to
+ *            issue than the rows in flight are worth). Kept, all passing.
+ *  11 onered2 8 without the hints (plain loads and stores, 32 registers at
+ *            layernorm x 4096: 8 blocks an SM, 1 has 6). Added after run 9,
+ *            not yet measured; prediction: layernorm x 4096 ~86-87 %.
  * Variants 1, 2 and 3 need cols a multiple of 8 and at most 16 chunks per thread,
- * 4, 5 and 10 at most 4 chunks of 256 threads (cols <= 8192; else ERR_UNSUPPORTED).
+ * 4, 5 and 10 at most 4 chunks of 256 threads (cols <= 8192; else ERR_UNSUPPORTED);
+ * 8, 9 and 11 as 1.
  *
  * Sections: naive; register-cached (1, 2, 7-9); one warp per row; one pass;
  * tma; pipe; entry points.
@@ -271,8 +282,9 @@ __global__ void __launch_bounds__(256)
   }
 }
 
-/* 1 with the one-barrier statistics (row_stats) and evict-first x and y. */
-template <bool LN, int PER>
+/* 1 with the one-barrier statistics (row_stats); x and y hinted as ld_x
+   (HINT 2: 8, 9; 0: 11). */
+template <bool LN, int PER, int HINT>
 __global__ void __launch_bounds__(256)
     norm_onered(const __nv_bfloat16 *__restrict__ x, const __nv_bfloat16 *__restrict__ w,
                 const __nv_bfloat16 *__restrict__ b, __nv_bfloat16 *__restrict__ y, int cols,
@@ -281,27 +293,27 @@ __global__ void __launch_bounds__(256)
   const __nv_bfloat16 *xr = x + (size_t)blockIdx.x * cols;
   const uint4 *row = reinterpret_cast<const uint4 *>(xr);
   uint4 *out = reinterpret_cast<uint4 *>(y + (size_t)blockIdx.x * cols);
-  const uint64_t pol = x_policy<2>();
+  const uint64_t pol = x_policy<HINT>();
   int chunks = cols / 8;
   uint4 raw[PER];
 #pragma unroll
   for (int p = 0; p < PER; p++) {
     int i = threadIdx.x + p * blockDim.x;
-    raw[p] = i < chunks ? ld_x<2>(row + i, pol) : make_uint4(0, 0, 0, 0); /* bf16 zeros */
+    raw[p] = i < chunks ? ld_x<HINT>(row + i, pol) : make_uint4(0, 0, 0, 0); /* bf16 zeros */
   }
   float shift = LN ? __bfloat162float(xr[0]) : 0.0f; /* one address: a broadcast */
   float2 st = row_stats<LN, PER>(raw, chunks, cols, shift, eps, scratch);
-  row_write<LN, PER, 2>(raw, out, reinterpret_cast<const uint4 *>(w),
-                        reinterpret_cast<const uint4 *>(b), chunks, st, pol);
+  row_write<LN, PER, HINT>(raw, out, reinterpret_cast<const uint4 *>(w),
+                           reinterpret_cast<const uint4 *>(b), chunks, st, pol);
 }
 
-/* One row a block of bt threads: norm_onered (ONERED: 8, 9; HINT is then 2)
-   or norm_regs. */
+/* One row a block of bt threads: norm_onered (ONERED: 8, 9, 11) or
+   norm_regs. */
 template <bool LN, int PER, int HINT, bool ONERED>
 static void launch_regs(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __nv_bfloat16 *b,
                         __nv_bfloat16 *y, int rows, int cols, float eps, int bt, cudaStream_t st) {
   if constexpr (ONERED)
-    norm_onered<LN, PER><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps);
+    norm_onered<LN, PER, HINT><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps);
   else
     norm_regs<LN, PER, HINT><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps);
 }
@@ -788,10 +800,13 @@ static int norm_dispatch(int variant, const void *x, const void *w, const void *
       rc = run_regs<LN, 2, true>(xb, wb, bb, yb, rows, cols, eps, 128, st, errbuf, errlen);
       break;
     case 10: rc = run_pipe<LN>(xb, wb, bb, yb, rows, cols, eps, st, errbuf, errlen); break;
+    case 11:
+      rc = run_regs<LN, 0, true>(xb, wb, bb, yb, rows, cols, eps, 256, st, errbuf, errlen);
+      break;
     default:
       return KBAD(errbuf, errlen,
                   "%s: no variant %d (0 naive, 1 block, 2 stream, 3 warp, 4 onepass, 5 tma, "
-                  "6 async, 7 hint, 8 onered, 9 red128, 10 pipe)",
+                  "6 async, 7 hint, 8 onered, 9 red128, 10 pipe, 11 onered2)",
                   name, variant);
   }
   if (rc) return rc;

@@ -163,8 +163,27 @@
  *             Prediction for 13-18 (run 9): the short shapes gain what the
  *             read flush gained (+2 points at bf16 8192^2), 16 a few more;
  *             17 at x 50304 >= 7's figure if L2 keeps the live rows.
+ *             Outcome (run 9, 2026-12-03, H200, % of the copy ceiling):
+ *             the evict-first hints lose 4-7 points wherever they are added
+ *             (13 vs 7: 81.2 / 77.8 % at f32 / bf16 x 50304, 86.2 / 81.7 for
+ *             7; 15 vs 14: 85.1 vs 89.9 % at bf16 8192^2, 87.9 vs 94.9 at
+ *             f32 8192^2), so the flush's write-back is not what they can
+ *             buy back. 14-regs2 alone: bf16 8192^2 84.7 -> 89.9 % (one
+ *             more block an SM), fp32 unchanged (94.9). 16-lean 85.7 % (its
+ *             hints cost what its 8 blocks an SM gained). 18-l2pass2 is the
+ *             best at bf16 x 50304, 84.8 % (7: 81.7) despite its hints; 17
+ *             81.5 % at f32 x 50304 (ncu: 5.5 % of pass 2 missed L2), 18 at
+ *             fp32 71 % (53 MB live: as 1-block). Kept, all passing.
+ *  19 lean2   16 without the hints (36 registers at bf16 8192 columns, 6
+ *             blocks an SM: registers go by 8). Prediction: bf16 8192^2 >=
+ *             14's 89.9 %.
+ *  20 l2plain 17 without the hints (pass 2 and the stores at normal
+ *             priority).
+ *  21 l2plain2 18 without the hints. Prediction for 20-21: 17 / 18 plus
+ *             the 3-5 points the hints cost elsewhere (bf16 x 50304 ~88 %).
+ *             19-21 were added after run 9 and not yet measured.
  * Columns not a multiple of the 16-byte vector fall back to scalar loads (1)
- * or are unsupported (2, 4-18).
+ * or are unsupported (2, 4-21).
  *
  * Sections: vector traits and chunk helpers; naive; block; regs; smem;
  * cluster; clregs; tma; l2pass; entry point.
@@ -1112,11 +1131,11 @@ static int run_tma(const T *x, T *y, int rows, int cols, int part_kb, cudaStream
 
 /* One row a CTA (1024 or 512 threads), read twice: pass 1 (normal L2
    priority) takes the online (max, sum) with U 16-byte loads in flight a
-   thread; pass 2 reads the row again, evict-first, which now hits L2, and
-   stores evict-first. The launch caps resident CTAs an SM (rows live), so
+   thread; pass 2 reads the row again, which now hits L2, and writes (HINT:
+   both evict-first). The launch caps resident CTAs an SM (rows live), so
    live rows x row bytes stays well under the L2: 132 x 201 KB = 26.5 MB at
    fp32 x 50304 with one CTA an SM. */
-template <typename T, int U>
+template <typename T, int U, bool HINT>
 __global__ void __launch_bounds__(1024, 1)
     sm_l2pass(const T *__restrict__ x, T *__restrict__ y, int cols) {
   __shared__ float2 red[32];
@@ -1125,7 +1144,7 @@ __global__ void __launch_bounds__(1024, 1)
   const raw *row = reinterpret_cast<const raw *>(x + (size_t)blockIdx.x * cols);
   raw *out = reinterpret_cast<raw *>(y + (size_t)blockIdx.x * cols);
   const int n = cols / N, t = (int)threadIdx.x, nt = (int)blockDim.x;
-  const uint64_t pol = l2_evict_first();
+  const uint64_t pol = chunk_policy<HINT>();
   float m = -INFINITY, s = 0.0f;
   for (int i0 = t; i0 < n; i0 += nt * U) {
     raw r[U];
@@ -1149,7 +1168,7 @@ __global__ void __launch_bounds__(1024, 1)
     raw r[U];
 #pragma unroll
     for (int u = 0; u < U; u++)
-      if (i0 + u * nt < n) r[u] = ld16_l2(row + i0 + u * nt, pol);
+      if (i0 + u * nt < n) r[u] = ld_chunk<HINT>(row + i0 + u * nt, pol);
 #pragma unroll
     for (int u = 0; u < U; u++) {
       if (i0 + u * nt >= n) continue;
@@ -1157,41 +1176,43 @@ __global__ void __launch_bounds__(1024, 1)
       vec<T>::unpack(r[u], f);
 #pragma unroll
       for (int k = 0; k < N; k++) f[k] = ex2(fmaf(f[k], LOG2E, -c));
-      st16_l2(out + i0 + u * nt, vec<T>::pack(f), pol);
+      st_chunk<HINT>(out + i0 + u * nt, vec<T>::pack(f), pol);
     }
   }
 }
 
 /* Dynamic shared memory that lets at most `per_sm` CTAs share an SM: just over
    1 / (per_sm + 1) of its shared memory (the kernel uses none of it); 0 on a
-   CUDA error. Host calls on one thread; the attribute is raised once. */
+   CUDA error. *raised: the limit already set for kern (one per kernel, kept
+   by the caller). Host calls on one thread. */
 template <typename K>
-static size_t l2pass_pad(K kern, int per_sm) {
+static size_t l2pass_pad(K kern, int per_sm, size_t *raised) {
   static int sm_bytes; /* the device's shared memory an SM */
-  static size_t raised;
   int dev = 0;
   if (!sm_bytes && (cudaGetDevice(&dev) != cudaSuccess ||
                     cudaDeviceGetAttribute(&sm_bytes, cudaDevAttrMaxSharedMemoryPerMultiprocessor,
                                            dev) != cudaSuccess))
     return 0;
   size_t pad = (size_t)sm_bytes / (size_t)(per_sm + 1) + 1024;
-  if (pad > raised || raised == 0) {
+  if (pad > *raised) {
     if (cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)pad) !=
         cudaSuccess)
       return 0;
-    raised = pad;
+    *raised = pad;
   }
   return pad;
 }
 
-/* threads a CTA and CTAs an SM: 1024 x 1 (16) or 512 x 2 (17). */
-template <typename T>
+/* threads a CTA and CTAs an SM: 1024 x 1 (17, 20) or 512 x 2 (18, 21);
+   HINT: pass 2 and the stores evict-first (17, 18). */
+template <typename T, bool HINT>
 static int run_l2pass(const T *x, T *y, int rows, int cols, int threads, int per_sm,
                       cudaStream_t st, char *errbuf, size_t errlen) {
   constexpr int N = vec<T>::N;
   if (cols % N) return KUNSUP(errbuf, errlen, "softmax l2pass: cols must be a multiple of %d", N);
-  auto kern = sm_l2pass<T, 4>;
-  size_t pad = l2pass_pad(kern, per_sm);
+  auto kern = sm_l2pass<T, 4, HINT>;
+  static size_t raised; /* per instantiation, as kern */
+  size_t pad = l2pass_pad(kern, per_sm, &raised);
   if (!pad) {
     (void)cudaGetLastError();
     return KUNSUP(errbuf, errlen, "softmax l2pass: no shared memory pad for %d CTAs an SM", per_sm);
@@ -1228,13 +1249,17 @@ static int dispatch(int variant, const void *in, void *out, int rows, int cols, 
     case 14: return run_regs<T, true, false, false>(x, y, rows, cols, st, errbuf, errlen);
     case 15: return run_regs<T, true, true, false>(x, y, rows, cols, st, errbuf, errlen);
     case 16: return run_regs<T, true, true, true>(x, y, rows, cols, st, errbuf, errlen);
-    case 17: return run_l2pass<T>(x, y, rows, cols, 1024, 1, st, errbuf, errlen);
-    case 18: return run_l2pass<T>(x, y, rows, cols, 512, 2, st, errbuf, errlen);
+    case 17: return run_l2pass<T, true>(x, y, rows, cols, 1024, 1, st, errbuf, errlen);
+    case 18: return run_l2pass<T, true>(x, y, rows, cols, 512, 2, st, errbuf, errlen);
+    case 19: return run_regs<T, true, false, true>(x, y, rows, cols, st, errbuf, errlen);
+    case 20: return run_l2pass<T, false>(x, y, rows, cols, 1024, 1, st, errbuf, errlen);
+    case 21: return run_l2pass<T, false>(x, y, rows, cols, 512, 2, st, errbuf, errlen);
     default:
       return KBAD(errbuf, errlen,
                   "softmax: no variant %d (0 naive, 1 block, 2 regs, 3 unroll, 4 smem, 5 cluster, "
                   "6 clregs, 7 fold, 8 fold32, 9 tma, 10 tmakeep, 11 tma16, 12 async, 13 foldef, "
-                  "14 regs2, 15 regsef, 16 lean, 17 l2pass, 18 l2pass2)",
+                  "14 regs2, 15 regsef, 16 lean, 17 l2pass, 18 l2pass2, 19 lean2, 20 l2plain, "
+                  "21 l2plain2)",
                   variant);
   }
 }
