@@ -73,15 +73,45 @@
  *            registers (no barrier); w and b read every row as in 1 (36
  *            registers). Prediction: >= 1's figure (84 %) if bytes in flight
  *            are what 1 lacks, ~90 % at x 4096.
+ *            Outcome (run 8, 2026-12-03): slower (layernorm 76.3 / 81.8 %,
+ *            rmsnorm 81.1 / 86.7 %); kept as a measured negative result.
+ *   7 hint   1 (same code) with x loaded and y stored under an L2
+ *            evict-first policy (l2hint.cuh) instead of 2's .cs: the
+ *            flush's dirty lines are then not the lines the kernel evicts
+ *            (the read flush made 1 six points faster at x 4096).
+ *   8 onered 7 with one reduction a row: shifted sums of d and d^2 (shift =
+ *            the row's first element) as one float2, one barrier (1: four);
+ *            w and b read in the write loop as 1, so no extra registers
+ *            (layernorm x 4096: 32, 8 blocks an SM; 4-onepass's 64 lost).
+ *   9 red128 8 with 128-thread blocks (x 4096: 4 chunks a thread).
+ *  10 pipe   Persistent blocks (as many as fit) walking rows g, g + G, ...;
+ *            the next row's chunks are loaded into a second register set
+ *            before this row is reduced and written (two rows an iteration,
+ *            roles swapped, so no copy waits on them); 8's statistics and
+ *            hints. 48 registers at x 4096 (5 blocks an SM, 10 rows live).
+ *            Prediction for 7-10 (run 9): layernorm x 4096 from 84 % towards
+ *            the read flush's 90 %; x 8192 and rmsnorm no worse than 1.
+ *            Outcome (run 9, 2026-12-03, H200): the hints lose (7 vs 1:
+ *            layernorm 83.1 / 86.8 % against 84.2 / 93.9 % at x 4096 / x
+ *            8192, rmsnorm 85.0 / 87.9 against 90.3 / 94.7), though ncu shows
+ *            11.5 MB fewer DRAM writes inside the kernel at layernorm x 4096;
+ *            8-onered is the best at layernorm x 4096, 85.4 %, despite them;
+ *            9 84.9 %; 10-pipe 77.2 % (5 blocks an SM: fewer threads to
+ *            issue than the rows in flight are worth). Kept, all passing.
+ *  11 onered2 8 without the hints (plain loads and stores, 32 registers at
+ *            layernorm x 4096: 8 blocks an SM, 1 has 6). Added after run 9,
+ *            not yet measured; prediction: layernorm x 4096 ~86-87 %.
  * Variants 1, 2 and 3 need cols a multiple of 8 and at most 16 chunks per thread,
- * 4 and 5 at most 4 chunks of 256 threads (cols <= 8192; else ERR_UNSUPPORTED).
+ * 4, 5 and 10 at most 4 chunks of 256 threads (cols <= 8192; else ERR_UNSUPPORTED);
+ * 8, 9 and 11 as 1.
  *
- * Sections: naive; register-cached; one warp per row; one pass; tma; entry
- * points.
+ * Sections: naive; register-cached (1, 2, 7-9); one warp per row; one pass;
+ * tma; pipe; entry points.
  */
 #include "kernels/bulk.cuh"
 #include "kernels/kcommon.cuh"
 #include "kernels/kernels_cuda.h"
+#include "kernels/l2hint.cuh"
 
 /* ---- naive -------------------------------------------------------------- */
 
@@ -110,20 +140,93 @@ __global__ void norm_naive(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const
 
 /* ---- register-cached ---------------------------------------------------- */
 
-template <bool HINT>
-__device__ __forceinline__ uint4 ld_x(const uint4 *p) {
-  if (HINT) return __ldcs(p);
+/* Cache hints on x and y: 0 none (1), 1 .cs (2-stream), 2 the L2
+   evict-first policy pol (7-10, l2hint.cuh). */
+template <int HINT>
+__device__ __forceinline__ uint4 ld_x(const uint4 *p, uint64_t pol) {
+  if constexpr (HINT == 1) return __ldcs(p);
+  if constexpr (HINT == 2) return ld16_l2(p, pol);
   return *p;
 }
-template <bool HINT>
-__device__ __forceinline__ void st_y(uint4 *p, uint4 v) {
-  if (HINT)
+template <int HINT>
+__device__ __forceinline__ void st_y(uint4 *p, uint4 v, uint64_t pol) {
+  if constexpr (HINT == 1)
     __stcs(p, v);
+  else if constexpr (HINT == 2)
+    st16_l2(p, v, pol);
   else
     *p = v;
 }
+template <int HINT>
+__device__ __forceinline__ uint64_t x_policy() {
+  if constexpr (HINT == 2) return l2_evict_first();
+  return 0;
+}
 
-template <bool LN, int PER, bool HINT>
+/* (s, ss) summed over the block with one barrier: each warp's pair to scratch
+   (32 float2 of shared memory that no thread reads between the block's
+   previous barrier and this call), then every thread adds them all.
+   blockDim.x a multiple of 32; every thread must call it. */
+__device__ __forceinline__ float2 sum2_once(float s, float ss, float2 *scratch) {
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  s = warp_sum(s);
+  ss = warp_sum(ss);
+  if (lane == 0) scratch[warp] = make_float2(s, ss);
+  __syncthreads();
+  float2 t = lane < nw ? scratch[lane] : make_float2(0.0f, 0.0f);
+  return make_float2(warp_sum(t.x), warp_sum(t.y));
+}
+
+/* (mean, rstd) of a row held as PER chunks a thread (zeros past the row), for
+   8-10: sums of d = x - shift and d^2 with shift = the row's first element (no
+   cancellation for a mean large against the spread), reduced as one float2
+   with one barrier (rmsnorm: one sum, one barrier) where 1 takes two block
+   sums (four barriers); scratch must be unread since the block's previous
+   barrier. */
+template <bool LN, int PER>
+__device__ __forceinline__ float2 row_stats(const uint4 *raw, int chunks, int cols, float shift,
+                                            float eps, float2 *scratch) {
+  const int t = (int)threadIdx.x, nt = (int)blockDim.x;
+  float s = 0.0f, ss = 0.0f;
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    float f[8];
+    bf16x8_to_f32(raw[p], f);
+    bool in = t + p * nt < chunks; /* padding chunks are zeros, but shift is not */
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+      float d = in ? f[k] - shift : 0.0f;
+      s += d;
+      ss += d * d;
+    }
+  }
+  float2 r = LN ? sum2_once(s, ss, scratch)
+                : make_float2(0.0f, block_sum_once(ss, reinterpret_cast<float *>(scratch)));
+  float md = LN ? r.x / cols : 0.0f; /* mean - shift */
+  return make_float2(shift + md, rsqrtf(fmaxf(r.y / cols - md * md, 0.0f) + eps));
+}
+
+/* y = (x - mean) * rstd * w (+ b) for this thread's chunks of one row. */
+template <bool LN, int PER, int HINT>
+__device__ __forceinline__ void row_write(const uint4 *raw, uint4 *out, const uint4 *w4,
+                                          const uint4 *b4, int chunks, float2 st, uint64_t pol) {
+  const int t = (int)threadIdx.x, nt = (int)blockDim.x;
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int i = t + p * nt;
+    if (i >= chunks) continue;
+    float f[8], wf[8], bf[8];
+    bf16x8_to_f32(raw[p], f);
+    bf16x8_to_f32(w4[i], wf);
+    if (LN) bf16x8_to_f32(b4[i], bf);
+#pragma unroll
+    for (int k = 0; k < 8; k++) f[k] = (f[k] - st.x) * st.y * wf[k] + (LN ? bf[k] : 0.0f);
+    st_y<HINT>(out + i, f32_to_bf16x8(f), pol);
+  }
+}
+
+/* HINT as ld_x. */
+template <bool LN, int PER, int HINT>
 __global__ void __launch_bounds__(256)
     norm_regs(const __nv_bfloat16 *__restrict__ x, const __nv_bfloat16 *__restrict__ w,
               const __nv_bfloat16 *__restrict__ b, __nv_bfloat16 *__restrict__ y, int cols,
@@ -132,12 +235,13 @@ __global__ void __launch_bounds__(256)
   const uint4 *row = reinterpret_cast<const uint4 *>(x + (size_t)blockIdx.x * cols);
   uint4 *out = reinterpret_cast<uint4 *>(y + (size_t)blockIdx.x * cols);
   const uint4 *w4 = reinterpret_cast<const uint4 *>(w), *b4 = reinterpret_cast<const uint4 *>(b);
+  const uint64_t pol = x_policy<HINT>();
   int chunks = cols / 8;
   uint4 raw[PER];
 #pragma unroll
   for (int p = 0; p < PER; p++) {
     int i = threadIdx.x + p * blockDim.x;
-    raw[p] = i < chunks ? ld_x<HINT>(row + i) : make_uint4(0, 0, 0, 0); /* bf16 zeros */
+    raw[p] = i < chunks ? ld_x<HINT>(row + i, pol) : make_uint4(0, 0, 0, 0); /* bf16 zeros */
   }
   float mean = 0.0f;
   if (LN) {
@@ -174,12 +278,48 @@ __global__ void __launch_bounds__(256)
     if (LN) bf16x8_to_f32(b4[i], bf);
 #pragma unroll
     for (int k = 0; k < 8; k++) f[k] = (f[k] - mean) * rstd * wf[k] + (LN ? bf[k] : 0.0f);
-    st_y<HINT>(out + i, f32_to_bf16x8(f));
+    st_y<HINT>(out + i, f32_to_bf16x8(f), pol);
   }
 }
 
+/* 1 with the one-barrier statistics (row_stats); x and y hinted as ld_x
+   (HINT 2: 8, 9; 0: 11). */
+template <bool LN, int PER, int HINT>
+__global__ void __launch_bounds__(256)
+    norm_onered(const __nv_bfloat16 *__restrict__ x, const __nv_bfloat16 *__restrict__ w,
+                const __nv_bfloat16 *__restrict__ b, __nv_bfloat16 *__restrict__ y, int cols,
+                float eps) {
+  __shared__ float2 scratch[32];
+  const __nv_bfloat16 *xr = x + (size_t)blockIdx.x * cols;
+  const uint4 *row = reinterpret_cast<const uint4 *>(xr);
+  uint4 *out = reinterpret_cast<uint4 *>(y + (size_t)blockIdx.x * cols);
+  const uint64_t pol = x_policy<HINT>();
+  int chunks = cols / 8;
+  uint4 raw[PER];
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int i = threadIdx.x + p * blockDim.x;
+    raw[p] = i < chunks ? ld_x<HINT>(row + i, pol) : make_uint4(0, 0, 0, 0); /* bf16 zeros */
+  }
+  float shift = LN ? __bfloat162float(xr[0]) : 0.0f; /* one address: a broadcast */
+  float2 st = row_stats<LN, PER>(raw, chunks, cols, shift, eps, scratch);
+  row_write<LN, PER, HINT>(raw, out, reinterpret_cast<const uint4 *>(w),
+                           reinterpret_cast<const uint4 *>(b), chunks, st, pol);
+}
+
+/* One row a block of bt threads: norm_onered (ONERED: 8, 9, 11) or
+   norm_regs. */
+template <bool LN, int PER, int HINT, bool ONERED>
+static void launch_regs(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __nv_bfloat16 *b,
+                        __nv_bfloat16 *y, int rows, int cols, float eps, int bt, cudaStream_t st) {
+  if constexpr (ONERED)
+    norm_onered<LN, PER, HINT><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps);
+  else
+    norm_regs<LN, PER, HINT><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps);
+}
+
 /* PER from {1, 2, 4, 8, 16}: the smallest with chunks / PER <= threads. */
-template <bool LN, bool HINT>
+template <bool LN, int HINT, bool ONERED = false>
 static int run_regs(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __nv_bfloat16 *b,
                     __nv_bfloat16 *y, int rows, int cols, float eps, int threads, cudaStream_t st,
                     char *errbuf, size_t errlen) {
@@ -191,11 +331,11 @@ static int run_regs(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __nv_b
                   threads);
   int bt = ((chunks + per - 1) / per + 31) / 32 * 32;
   switch (per) {
-    case 1: norm_regs<LN, 1, HINT><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps); break;
-    case 2: norm_regs<LN, 2, HINT><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps); break;
-    case 4: norm_regs<LN, 4, HINT><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps); break;
-    case 8: norm_regs<LN, 8, HINT><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps); break;
-    default: norm_regs<LN, 16, HINT><<<rows, bt, 0, st>>>(x, w, b, y, cols, eps); break;
+    case 1: launch_regs<LN, 1, HINT, ONERED>(x, w, b, y, rows, cols, eps, bt, st); break;
+    case 2: launch_regs<LN, 2, HINT, ONERED>(x, w, b, y, rows, cols, eps, bt, st); break;
+    case 4: launch_regs<LN, 4, HINT, ONERED>(x, w, b, y, rows, cols, eps, bt, st); break;
+    case 8: launch_regs<LN, 8, HINT, ONERED>(x, w, b, y, rows, cols, eps, bt, st); break;
+    default: launch_regs<LN, 16, HINT, ONERED>(x, w, b, y, rows, cols, eps, bt, st); break;
   }
   return 0;
 }
@@ -282,19 +422,6 @@ static int run_warp(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __nv_b
 }
 
 /* ---- one pass: shifted sums, one reduction -------------------------------- */
-
-/* (s, ss) summed over the block with one barrier: each warp's pair to scratch
-   (32 float2 of shared memory, used once per launch), then every thread adds
-   them all. blockDim.x a multiple of 32; every thread must call it. */
-__device__ __forceinline__ float2 sum2_once(float s, float ss, float2 *scratch) {
-  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-  s = warp_sum(s);
-  ss = warp_sum(ss);
-  if (lane == 0) scratch[warp] = make_float2(s, ss);
-  __syncthreads();
-  float2 t = lane < nw ? scratch[lane] : make_float2(0.0f, 0.0f);
-  return make_float2(warp_sum(t.x), warp_sum(t.y));
-}
 
 /* As norm_regs, but one pass: sums of d = x - shift and d^2 with shift = the
    row's first element (var = E[d^2] - E[d]^2 without the cancellation of a
@@ -389,8 +516,8 @@ static int run_onepass(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __n
 template <bool LN, int PER, bool ASYNC>
 __global__ void __launch_bounds__(256)
     norm_tma(const __nv_bfloat16 *__restrict__ x, const __nv_bfloat16 *__restrict__ w,
-             const __nv_bfloat16 *__restrict__ b, __nv_bfloat16 *__restrict__ y, int rows,
-             int cols, float eps, int stages) {
+             const __nv_bfloat16 *__restrict__ b, __nv_bfloat16 *__restrict__ y, int rows, int cols,
+             float eps, int stages) {
 #if !BULK_SM90
   __trap(); /* bulk copies need sm_90: the compute_80 PTX never launches this */
 #else
@@ -422,7 +549,8 @@ __global__ void __launch_bounds__(256)
     for (int s = 0; s < stages; s++) bulk_bar_init(&full[s], 1);
   __syncthreads();
   if (ASYNC || t == 0)
-    for (int s = 0; s < stages && (ASYNC || first + s * step < rows); s++) issue(s, first + s * step);
+    for (int s = 0; s < stages && (ASYNC || first + s * step < rows); s++)
+      issue(s, first + s * step);
   /* TMA: w and b in registers for the block's life; ASYNC: read every row
      (L1 hits), as in 1, which leaves 36 registers instead of 64 (layernorm
      x 4096): 7 blocks an SM instead of 4. */
@@ -443,7 +571,8 @@ __global__ void __launch_bounds__(256)
     float mean = 0.0f;
 #pragma unroll
     for (int p = 0; p < PER; p++)
-      raw[p] = t + p * nt < chunks ? stage[(size_t)s * chunks + t + p * nt] : make_uint4(0, 0, 0, 0);
+      raw[p] =
+          t + p * nt < chunks ? stage[(size_t)s * chunks + t + p * nt] : make_uint4(0, 0, 0, 0);
     if (ASYNC) issue(s, row + stages * step); /* its own chunks of stage s are in raw */
     if (LN) {
       float s1 = 0.0f;
@@ -521,8 +650,8 @@ static int launch_tma(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __nv
     sh.cols = e == cudaSuccess ? cols : -1;
   }
   if (e == cudaSuccess) {
-    kern<<<sh.blocks < rows ? sh.blocks : rows, sh.threads, sh.smem, st>>>(x, w, b, y, rows, cols,
-                                                                          eps, sh.stages);
+    int g = sh.blocks < rows ? sh.blocks : rows;
+    kern<<<g, sh.threads, sh.smem, st>>>(x, w, b, y, rows, cols, eps, sh.stages);
     e = cudaGetLastError();
   }
   if (e != cudaSuccess) {
@@ -549,6 +678,96 @@ static int run_tma(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __nv_bf
   return KUNSUP(errbuf, errlen, "norm tma: a row of %d is over 256 threads x 4 chunks", cols);
 }
 
+/* ---- pipe: persistent blocks, the next row loaded during this one --------- */
+
+/* Block g walks rows g, g + G, ... (G = gridDim.x, as many blocks as fit at
+   once); the next row's chunks (and its shift) are loaded into a second set
+   of registers before this row is reduced and written, so every block keeps
+   a row's loads in flight through its reduction and stores. One-barrier
+   statistics (row_stats ONERED), scratch alternating by row; evict-first x
+   and y as 7. */
+template <bool LN, int PER>
+__global__ void __launch_bounds__(256)
+    norm_pipe(const __nv_bfloat16 *__restrict__ x, const __nv_bfloat16 *__restrict__ w,
+              const __nv_bfloat16 *__restrict__ b, __nv_bfloat16 *__restrict__ y, int rows,
+              int cols, float eps) {
+  __shared__ float2 scratch[2][32];
+  const int chunks = cols / 8, t = (int)threadIdx.x, nt = (int)blockDim.x;
+  const uint64_t pol = x_policy<2>();
+  const uint4 *w4 = reinterpret_cast<const uint4 *>(w), *b4 = reinterpret_cast<const uint4 *>(b);
+  uint4 ra[PER], rb[PER]; /* this row and the next, roles swapped every row */
+  float sa = 0.0f, sb = 0.0f;
+  auto load = [&](uint4 *r, float *sh, int row) {
+    const __nv_bfloat16 *xr = x + (size_t)row * cols;
+    const uint4 *src = reinterpret_cast<const uint4 *>(xr);
+#pragma unroll
+    for (int p = 0; p < PER; p++)
+      r[p] = t + p * nt < chunks ? ld_x<2>(src + t + p * nt, pol) : make_uint4(0, 0, 0, 0);
+    if (LN) *sh = __bfloat162float(xr[0]);
+  };
+  /* Row `row` from cur while the next is loaded into nxt; false past the end. */
+  auto step = [&](uint4 *cur, float sc, uint4 *nxt, float *sn, int row, int par) {
+    if (row >= rows) return false;
+    if (row + (int)gridDim.x < rows) load(nxt, sn, row + (int)gridDim.x);
+    float2 st = row_stats<LN, PER>(cur, chunks, cols, sc, eps, scratch[par]);
+    row_write<LN, PER, 2>(cur, reinterpret_cast<uint4 *>(y + (size_t)row * cols), w4, b4, chunks,
+                          st, pol);
+    return true;
+  };
+  int row = (int)blockIdx.x;
+  if (row < rows) load(ra, &sa, row);
+  /* Two rows an iteration so that no register copy waits on the next row's loads. */
+  for (; row < rows; row += 2 * (int)gridDim.x) {
+    if (!step(ra, sa, rb, &sb, row, 0)) break;
+    if (!step(rb, sb, ra, &sa, row + (int)gridDim.x, 1)) break;
+  }
+}
+
+/* Blocks: what fits on the device at once (occupancy API, worked out once per
+   instantiation and cols; host calls on one thread, as the harness makes
+   them), at most one a row. */
+template <bool LN, int PER>
+static int launch_pipe(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __nv_bfloat16 *b,
+                       __nv_bfloat16 *y, int rows, int cols, float eps, cudaStream_t st,
+                       char *errbuf, size_t errlen) {
+  static int cached_cols = -1, blocks, threads; /* per instantiation */
+  auto kern = norm_pipe<LN, PER>;
+  cudaError_t e = cudaSuccess;
+  if (cached_cols != cols) {
+    int dev = 0, sms = 0, per_sm = 0, chunks = cols / 8;
+    threads = (chunks + PER - 1) / PER < 256 ? ((chunks + PER - 1) / PER + 31) / 32 * 32 : 256;
+    e = cudaGetDevice(&dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    if (e == cudaSuccess)
+      e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, threads, 0);
+    if (e == cudaSuccess && per_sm < 1) e = cudaErrorInvalidConfiguration;
+    blocks = per_sm * sms;
+    cached_cols = e == cudaSuccess ? cols : -1;
+  }
+  if (e == cudaSuccess) {
+    int g = blocks < rows ? blocks : rows;
+    kern<<<g, threads, 0, st>>>(x, w, b, y, rows, cols, eps);
+    e = cudaGetLastError();
+  }
+  if (e != cudaSuccess)
+    return KUNSUP(errbuf, errlen, "norm pipe: a row of %d: %s", cols, cudaGetErrorString(e));
+  return 0;
+}
+
+/* PER 1, 2 or 4 (the smallest with chunks <= 256 x PER): cols <= 8192. */
+template <bool LN>
+static int run_pipe(const __nv_bfloat16 *x, const __nv_bfloat16 *w, const __nv_bfloat16 *b,
+                    __nv_bfloat16 *y, int rows, int cols, float eps, cudaStream_t st, char *errbuf,
+                    size_t errlen) {
+  if (cols % 8)
+    return KUNSUP(errbuf, errlen, "norm pipe: cols must be a multiple of 8 (got %d)", cols);
+  int chunks = cols / 8;
+  if (chunks <= 256) return launch_pipe<LN, 1>(x, w, b, y, rows, cols, eps, st, errbuf, errlen);
+  if (chunks <= 512) return launch_pipe<LN, 2>(x, w, b, y, rows, cols, eps, st, errbuf, errlen);
+  if (chunks <= 1024) return launch_pipe<LN, 4>(x, w, b, y, rows, cols, eps, st, errbuf, errlen);
+  return KUNSUP(errbuf, errlen, "norm pipe: a row of %d is over 256 threads x 4 chunks", cols);
+}
+
 /* ---- entry points ------------------------------------------------------- */
 
 template <bool LN>
@@ -567,20 +786,27 @@ static int norm_dispatch(int variant, const void *x, const void *w, const void *
     case 0:
       norm_naive<LN><<<(rows + 127) / 128, 128, 0, st>>>(xb, wb, bb, yb, rows, cols, eps);
       break;
-    case 1:
-      rc = run_regs<LN, false>(xb, wb, bb, yb, rows, cols, eps, 256, st, errbuf, errlen);
-      break;
-    case 2:
-      rc = run_regs<LN, true>(xb, wb, bb, yb, rows, cols, eps, 128, st, errbuf, errlen);
-      break;
+    case 1: rc = run_regs<LN, 0>(xb, wb, bb, yb, rows, cols, eps, 256, st, errbuf, errlen); break;
+    case 2: rc = run_regs<LN, 1>(xb, wb, bb, yb, rows, cols, eps, 128, st, errbuf, errlen); break;
     case 3: rc = run_warp<LN>(xb, wb, bb, yb, rows, cols, eps, st, errbuf, errlen); break;
     case 4: rc = run_onepass<LN>(xb, wb, bb, yb, rows, cols, eps, st, errbuf, errlen); break;
     case 5: rc = run_tma<LN, false>(xb, wb, bb, yb, rows, cols, eps, st, errbuf, errlen); break;
     case 6: rc = run_tma<LN, true>(xb, wb, bb, yb, rows, cols, eps, st, errbuf, errlen); break;
+    case 7: rc = run_regs<LN, 2>(xb, wb, bb, yb, rows, cols, eps, 256, st, errbuf, errlen); break;
+    case 8:
+      rc = run_regs<LN, 2, true>(xb, wb, bb, yb, rows, cols, eps, 256, st, errbuf, errlen);
+      break;
+    case 9:
+      rc = run_regs<LN, 2, true>(xb, wb, bb, yb, rows, cols, eps, 128, st, errbuf, errlen);
+      break;
+    case 10: rc = run_pipe<LN>(xb, wb, bb, yb, rows, cols, eps, st, errbuf, errlen); break;
+    case 11:
+      rc = run_regs<LN, 0, true>(xb, wb, bb, yb, rows, cols, eps, 256, st, errbuf, errlen);
+      break;
     default:
       return KBAD(errbuf, errlen,
                   "%s: no variant %d (0 naive, 1 block, 2 stream, 3 warp, 4 onepass, 5 tma, "
-                  "6 async)",
+                  "6 async, 7 hint, 8 onered, 9 red128, 10 pipe, 11 onered2)",
                   name, variant);
   }
   if (rc) return rc;

@@ -136,17 +136,64 @@
  *             registers (no barrier); `stages` row parts in flight a thread
  *             while it reduces and writes the current one. Prediction: >= 90 %
  *             at bf16 8192^2 if bytes in flight are what 2-regs lacks.
+ *             Outcome (run 8, 2026-12-03): slower everywhere (81.7 / 65.5 /
+ *             74.4 / 60.4 %); kept as a measured negative result.
+ *  13 foldef  7 with every load and store under an L2 evict-first policy
+ *             (l2hint.cuh): the flush's dirty lines (~60 MB left by the
+ *             120 MB memset) are then not the lines the kernel evicts, so
+ *             their write-back is not paid inside the timed kernel.
+ *  14 regs2   2 with the row indexed as 16-byte chunks from its base: fewer
+ *             address registers (bf16 8192 columns: 48 instead of 56, 5
+ *             blocks of 256 an SM instead of 4). Alone, to separate the
+ *             occupancy change from 15's hints.
+ *  15 regsef  14 with the evict-first loads and stores of 13.
+ *  16 lean    15 with fewer instructions an element: the max on packed bf16
+ *             pairs (HMNMX2, no conversion), each exponent one FFMA + EX2 and
+ *             1/sum folded into the output's exponent (as 7): 32 registers at
+ *             bf16 8192 columns (8 blocks an SM).
+ *  17 l2pass  Long rows read twice, the second time from L2: one row a CTA of
+ *             1024 threads, one CTA an SM (a shared-memory pad the kernel does
+ *             not use caps residency), so the live rows are 132 x 201 KB =
+ *             26.5 MB at fp32 x 50304, under the 60 MB L2 that 1-block's 264
+ *             rows (53 MB) overflowed; pass 1 at normal priority (no
+ *             evict_last: see l2hint.cuh), pass 2 and the stores evict-first;
+ *             exponent as 7; no shared memory, no cluster barriers.
+ *  18 l2pass2 17 with 512 threads and two CTAs an SM (bf16 x 50304: 26.5 MB
+ *             live; fp32: 53 MB, as 1-block).
+ *             Prediction for 13-18 (run 9): the short shapes gain what the
+ *             read flush gained (+2 points at bf16 8192^2), 16 a few more;
+ *             17 at x 50304 >= 7's figure if L2 keeps the live rows.
+ *             Outcome (run 9, 2026-12-03, H200, % of the copy ceiling):
+ *             the evict-first hints lose 4-7 points wherever they are added
+ *             (13 vs 7: 81.2 / 77.8 % at f32 / bf16 x 50304, 86.2 / 81.7 for
+ *             7; 15 vs 14: 85.1 vs 89.9 % at bf16 8192^2, 87.9 vs 94.9 at
+ *             f32 8192^2), so the flush's write-back is not what they can
+ *             buy back. 14-regs2 alone: bf16 8192^2 84.7 -> 89.9 % (one
+ *             more block an SM), fp32 unchanged (94.9). 16-lean 85.7 % (its
+ *             hints cost what its 8 blocks an SM gained). 18-l2pass2 is the
+ *             best at bf16 x 50304, 84.8 % (7: 81.7) despite its hints; 17
+ *             81.5 % at f32 x 50304 (ncu: 5.5 % of pass 2 missed L2), 18 at
+ *             fp32 71 % (53 MB live: as 1-block). Kept, all passing.
+ *  19 lean2   16 without the hints (36 registers at bf16 8192 columns, 6
+ *             blocks an SM: registers go by 8). Prediction: bf16 8192^2 >=
+ *             14's 89.9 %.
+ *  20 l2plain 17 without the hints (pass 2 and the stores at normal
+ *             priority).
+ *  21 l2plain2 18 without the hints. Prediction for 20-21: 17 / 18 plus
+ *             the 3-5 points the hints cost elsewhere (bf16 x 50304 ~88 %).
+ *             19-21 were added after run 9 and not yet measured.
  * Columns not a multiple of the 16-byte vector fall back to scalar loads (1)
- * or are unsupported (2, 4-10).
+ * or are unsupported (2, 4-21).
  *
- * Sections: vector traits; naive; block; regs; smem; cluster; clregs; tma;
- * entry point.
+ * Sections: vector traits and chunk helpers; naive; block; regs; smem;
+ * cluster; clregs; tma; l2pass; entry point.
  */
 #include <cooperative_groups.h>
 
 #include "kernels/bulk.cuh"
 #include "kernels/kcommon.cuh"
 #include "kernels/kernels_cuda.h"
+#include "kernels/l2hint.cuh"
 
 namespace cg = cooperative_groups;
 
@@ -170,6 +217,9 @@ struct vec<float> {
     *reinterpret_cast<float4 *>(p) = make_float4(f[0], f[1], f[2], f[3]);
   }
   __device__ static raw pack(const float f[4]) { return make_float4(f[0], f[1], f[2], f[3]); }
+  __device__ static raw neg_inf() {
+    return make_float4(-INFINITY, -INFINITY, -INFINITY, -INFINITY);
+  }
   __device__ static float get(const float *p) { return *p; }
   __device__ static void put(float *p, float f) { *p = f; }
 };
@@ -186,9 +236,70 @@ struct vec<__nv_bfloat16> {
     *reinterpret_cast<uint4 *>(p) = f32_to_bf16x8(f);
   }
   __device__ static raw pack(const float f[8]) { return f32_to_bf16x8(f); }
+  __device__ static raw neg_inf() {
+    return make_uint4(0xff80ff80u, 0xff80ff80u, 0xff80ff80u, 0xff80ff80u);
+  }
   __device__ static float get(const __nv_bfloat16 *p) { return __bfloat162float(*p); }
   __device__ static void put(__nv_bfloat16 *p, float f) { *p = __float2bfloat16_rn(f); }
 };
+
+#define LOG2E 1.4426950408889634f
+/* 2^v by the special-function unit alone (MUFU.EX2, flush-to-zero): __expf
+   without its multiply, for callers that fold log2(e) into an FFMA. */
+__device__ __forceinline__ float ex2(float v) {
+  float r;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(v));
+  return r;
+}
+
+/* 16-byte chunk loads and stores, with the L2 evict-first policy pol when HINT
+   (l2hint.cuh: the streaming variants 13-17), plain otherwise. */
+template <bool HINT, typename R>
+__device__ __forceinline__ R ld_chunk(const R *p, uint64_t pol) {
+  if constexpr (HINT) return ld16_l2(p, pol);
+  return *p;
+}
+template <bool HINT, typename R>
+__device__ __forceinline__ void st_chunk(R *p, R v, uint64_t pol) {
+  if constexpr (HINT)
+    st16_l2(p, v, pol);
+  else
+    *p = v;
+}
+template <bool HINT>
+__device__ __forceinline__ uint64_t chunk_policy() {
+  if constexpr (HINT) return l2_evict_first();
+  return 0;
+}
+
+/* The largest element of PER chunks (those with index < n; -inf if none).
+   LEAN at bf16: on the packed pairs (HMNMX2, half an instruction an
+   element, no conversion). */
+template <typename T, bool LEAN, int PER>
+__device__ __forceinline__ float chunks_max(const typename vec<T>::raw *r, int t, int nt, int n) {
+  if constexpr (LEAN && vec<T>::N == 8) {
+    __nv_bfloat162 m2 = __bfloat162bfloat162(__ushort_as_bfloat16(0xff80u)); /* -inf */
+#pragma unroll
+    for (int p = 0; p < PER; p++) {
+      if (t + p * nt >= n) continue;
+      const __nv_bfloat162 *h = reinterpret_cast<const __nv_bfloat162 *>(&r[p]);
+#pragma unroll
+      for (int k = 0; k < 4; k++) m2 = __hmax2(m2, h[k]);
+    }
+    return fmaxf(__low2float(m2), __high2float(m2));
+  } else {
+    float m = -INFINITY;
+#pragma unroll
+    for (int p = 0; p < PER; p++) {
+      if (t + p * nt >= n) continue;
+      float f[vec<T>::N];
+      vec<T>::unpack(r[p], f);
+#pragma unroll
+      for (int k = 0; k < vec<T>::N; k++) m = fmaxf(m, f[k]);
+    }
+    return m;
+  }
+}
 
 /* ---- naive: three kernels, one thread per row --------------------------- */
 
@@ -357,6 +468,61 @@ __global__ void __launch_bounds__(MAXB, 1)
   }
 }
 
+/* As sm_regs, the row indexed as 16-byte chunks from its base (fewer address
+   registers: bf16 PER 4 takes 48 instead of 56, so 5 blocks of 256 an SM
+   instead of 4). HINT (15, 16): chunks loaded and stored with the L2
+   evict-first policy. LEAN (16): the max on packed bf16 pairs, each exponent
+   one FFMA and one MUFU.EX2, 1/sum folded into the output's exponent (as
+   7-fold): 32 registers at bf16 PER 4, 8 blocks an SM. */
+template <typename T, int PER, int MAXB, bool HINT = false, bool LEAN = false>
+__global__ void __launch_bounds__(MAXB, 1)
+    sm_regs2(const T *__restrict__ x, T *__restrict__ y, int cols) {
+  __shared__ float scratch[32];
+  typedef typename vec<T>::raw raw;
+  constexpr int N = vec<T>::N;
+  const raw *row = reinterpret_cast<const raw *>(x + (size_t)blockIdx.x * cols);
+  raw *out = reinterpret_cast<raw *>(y + (size_t)blockIdx.x * cols);
+  const int chunks = cols / N, t = (int)threadIdx.x, nt = (int)blockDim.x;
+  const uint64_t pol = chunk_policy<HINT>();
+  raw r[PER]; /* packed: PER x 4 registers whatever T is */
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int i = t + p * nt;
+    if (i < chunks) r[p] = ld_chunk<HINT>(row + i, pol);
+  }
+  float M = block_max(chunks_max<T, LEAN, PER>(r, t, nt, chunks), scratch);
+  const float ml = M * LOG2E;
+  float s = 0.0f;
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    if (t + p * nt >= chunks) continue;
+    float f[N];
+    vec<T>::unpack(r[p], f);
+#pragma unroll
+    for (int k = 0; k < N; k++) s += LEAN ? ex2(fmaf(f[k], LOG2E, -ml)) : __expf(f[k] - M);
+  }
+  const float S = block_sum(s, scratch), inv = 1.0f / S, c = ml + log2f(S);
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    int i = t + p * nt;
+    if (i >= chunks) continue;
+    float f[N];
+    vec<T>::unpack(r[p], f);
+#pragma unroll
+    for (int k = 0; k < N; k++) f[k] = LEAN ? ex2(fmaf(f[k], LOG2E, -c)) : __expf(f[k] - M) * inv;
+    st_chunk<HINT>(out + i, vec<T>::pack(f), pol);
+  }
+}
+
+/* One row a block of b threads: sm_regs2 (V2: 14-16) or sm_regs (2). */
+template <typename T, int PER, int MAXB, bool V2, bool HINT, bool LEAN>
+static void launch_regs(const T *x, T *y, int rows, int cols, int b, cudaStream_t st) {
+  if constexpr (V2)
+    sm_regs2<T, PER, MAXB, HINT, LEAN><<<rows, b, 0, st>>>(x, y, cols);
+  else
+    sm_regs<T, PER, MAXB><<<rows, b, 0, st>>>(x, y, cols);
+}
+
 /* Block size for PER chunks per thread: chunks / PER rounded up to whole warps. */
 static int regs_block(int chunks, int per) { return ((chunks + per - 1) / per + 31) / 32 * 32; }
 
@@ -365,23 +531,23 @@ static int regs_block(int chunks, int per) { return ((chunks + per - 1) / per + 
    uses 56 registers; bf16 needs 87 there. A bf16 PER 16 x 416 path for
    4096 x 50304 ran at 50 % of the copy ceiling on the first run (128 registers,
    16 bytes spilled, one block per SM) and was removed: 3 serves long rows. */
-template <typename T>
+template <typename T, bool V2 = false, bool HINT = false, bool LEAN = false>
 static int run_regs(const T *x, T *y, int rows, int cols, cudaStream_t st, char *errbuf,
                     size_t errlen) {
   constexpr int N = vec<T>::N;
   if (cols % N) return KUNSUP(errbuf, errlen, "softmax regs: cols must be a multiple of %d", N);
   int chunks = cols / N;
   if (regs_block(chunks, 4) <= 1024) {
-    sm_regs<T, 4, 1024><<<rows, regs_block(chunks, 4), 0, st>>>(x, y, cols);
+    launch_regs<T, 4, 1024, V2, HINT, LEAN>(x, y, rows, cols, regs_block(chunks, 4), st);
     return 0;
   }
   if (regs_block(chunks, 8) <= 512) {
-    sm_regs<T, 8, 512><<<rows, regs_block(chunks, 8), 0, st>>>(x, y, cols);
+    launch_regs<T, 8, 512, V2, HINT, LEAN>(x, y, rows, cols, regs_block(chunks, 8), st);
     return 0;
   }
   if constexpr (N == 4) {
     if (regs_block(chunks, 8) <= 1024) {
-      sm_regs<T, 8, 1024><<<rows, regs_block(chunks, 8), 0, st>>>(x, y, cols);
+      launch_regs<T, 8, 1024, V2, HINT, LEAN>(x, y, rows, cols, regs_block(chunks, 8), st);
       return 0;
     }
   }
@@ -471,20 +637,11 @@ static int run_smem(const T *x, T *y, int rows, int cols, cudaStream_t st, char 
 
 /* ---- cluster: a row split over a thread-block cluster ---------------------- */
 
-#define LOG2E 1.4426950408889634f
-/* 2^v by the special-function unit alone (MUFU.EX2, flush-to-zero): __expf
-   without its multiply, for callers that fold log2(e) into an FFMA. */
-__device__ __forceinline__ float ex2(float v) {
-  float r;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(v));
-  return r;
-}
-
 /* CTA `rank` of a cluster of CL caches its 1/CL of the row in shared memory;
    the partial (max, sum) pairs are exchanged through distributed shared
    memory (sm_90 clusters), so each CTA holds ~50 KB and several rows are live
    per SM. */
-template <typename T, int U, bool FOLD>
+template <typename T, int U, bool FOLD, bool HINT = false>
 __global__ void __launch_bounds__(256)
     sm_cluster(const T *__restrict__ x, T *__restrict__ y, int cols) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
@@ -504,12 +661,18 @@ __global__ void __launch_bounds__(256)
   size_t base = (size_t)(blockIdx.x / cl) * cols + (size_t)c0 * N;
   const T *row = x + base;
   T *out = y + base;
+  const uint64_t pol = chunk_policy<HINT>(); /* HINT (13): evict-first loads and stores */
   float m = -INFINITY, s = 0.0f;
   for (int i0 = threadIdx.x; i0 < n; i0 += blockDim.x * U) {
     raw r[U];
 #pragma unroll
     for (int u = 0; u < U; u++)
-      if (i0 + u * (int)blockDim.x < n) r[u] = vec<T>::ld(row + (size_t)(i0 + u * blockDim.x) * N);
+      if (i0 + u * (int)blockDim.x < n) {
+        if constexpr (HINT)
+          r[u] = ld16_l2(reinterpret_cast<const raw *>(row) + i0 + u * blockDim.x, pol);
+        else
+          r[u] = vec<T>::ld(row + (size_t)(i0 + u * blockDim.x) * N);
+      }
     float f[U][N];
     float cm = m;
 #pragma unroll
@@ -553,7 +716,7 @@ __global__ void __launch_bounds__(256)
     vec<T>::unpack(cache[i], f);
 #pragma unroll
     for (int k = 0; k < N; k++) f[k] = FOLD ? ex2(fmaf(f[k], LOG2E, -c)) : __expf(f[k] - M) * inv;
-    out16[i] = vec<T>::pack(f);
+    st_chunk<HINT>(out16 + i, vec<T>::pack(f), pol);
   }
 #endif
 }
@@ -561,7 +724,7 @@ __global__ void __launch_bounds__(256)
 /* Cluster size: the smallest of 1, 2, 4, 8 that keeps a CTA's part <= part_kb
    KB (64 for 5 and 7, 32 for 8); threads a CTA: 256 (5, 7) or 128 (8); FOLD:
    the exponents as one FFMA (7, 8). */
-template <typename T, bool FOLD>
+template <typename T, bool FOLD, bool HINT = false>
 static int run_cluster(const T *x, T *y, int rows, int cols, int part_kb, int threads,
                        cudaStream_t st, char *errbuf, size_t errlen) {
   constexpr int N = vec<T>::N;
@@ -571,9 +734,9 @@ static int run_cluster(const T *x, T *y, int rows, int cols, int part_kb, int th
   size_t bytes = (size_t)((chunks + cl - 1) / cl) * 16;
   if (bytes > 64 * 1024)
     return KUNSUP(errbuf, errlen, "softmax cluster: a row of %d is over 8 x 64 KB", cols);
-  static size_t raised; /* per instantiation: <T, FOLD> */
+  static size_t raised; /* per instantiation: <T, FOLD, HINT> */
   if (bytes > 48 * 1024 && bytes > raised) {
-    cudaError_t e = cudaFuncSetAttribute(sm_cluster<T, 4, FOLD>,
+    cudaError_t e = cudaFuncSetAttribute(sm_cluster<T, 4, FOLD, HINT>,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
     if (e != cudaSuccess) {
       (void)cudaGetLastError();
@@ -594,7 +757,7 @@ static int run_cluster(const T *x, T *y, int rows, int cols, int part_kb, int th
   cfg.stream = st;
   cfg.attrs = attr;
   cfg.numAttrs = 1;
-  cudaError_t e = cudaLaunchKernelEx(&cfg, sm_cluster<T, 4, FOLD>, x, y, cols);
+  cudaError_t e = cudaLaunchKernelEx(&cfg, sm_cluster<T, 4, FOLD, HINT>, x, y, cols);
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
     return KUNSUP(errbuf, errlen, "softmax cluster: launch with clusters of %d: %s", cl,
@@ -780,14 +943,15 @@ __global__ void __launch_bounds__(256, PER * 4 * (KEEP && sizeof(T) == 2 ? 3 : 1
     for (int s = 0; s < stages; s++) bulk_bar_init(&full[s], 1);
   __syncthreads();
   if (ASYNC || (t == 0 && bytes))
-    for (int s = 0; s < stages && (ASYNC || first + s * step < rows); s++) issue(s, first + s * step);
+    for (int s = 0; s < stages && (ASYNC || first + s * step < rows); s++)
+      issue(s, first + s * step);
   for (int it = 0, row = first; row < rows; it++, row += step) {
     const int s = it % stages, par = it & 1;
     if (ASYNC)
       async_wait(stages - 1); /* this row's group; the next stages - 1 may fly */
     else if (bytes)
       bulk_bar_wait(&full[s], (uint32_t)(it / stages) & 1u);
-    raw r[PER];                      /* KEEP at fp32: then 2^(x log2e - ml), in place */
+    raw r[PER];                           /* KEEP at fp32: then 2^(x log2e - ml), in place */
     float e[KEEP && N == 8 ? PER : 1][N]; /* KEEP at bf16: 2^(x log2e - ml) */
     float m = -INFINITY, sum = 0.0f;
 #pragma unroll
@@ -820,8 +984,8 @@ __global__ void __launch_bounds__(256, PER * 4 * (KEEP && sizeof(T) == 2 ? 3 : 1
     if (cl > 1) {
       if (t == 0) part[par] = ms;
       cluster.sync(); /* every CTA's pair of this row is written */
-      float2 v = lane < cl ? cluster.map_shared_rank(part, lane)[par]
-                           : make_float2(-INFINITY, 0.0f);
+      float2 v =
+          lane < cl ? cluster.map_shared_rank(part, lane)[par] : make_float2(-INFINITY, 0.0f);
       ms = warp_maxsum(v.x, v.y);
     }
     /* y = 2^(x log2e - c); KEEP: e = 2^(x log2e - ml) times 2^(ml - c). */
@@ -882,8 +1046,8 @@ static cudaError_t tma_plan(K kern, int cols, int n_vec, int per_max, int part_k
   sh->cols = cols, sh->part_kb = part_kb, sh->cl = cl, sh->stages = stages;
   sh->smem = part * (size_t)stages;
   sh->threads = per < 256 ? (per + 31) / 32 * 32 : 256;
-  cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       (int)sh->smem);
+  cudaError_t e =
+      cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sh->smem);
   if (e != cudaSuccess) return e;
   cudaLaunchConfig_t cfg = {};
   cudaLaunchAttribute attr[1];
@@ -937,8 +1101,10 @@ static int launch_tma(const T *x, T *y, int rows, int cols, int part_kb, cudaStr
   if (e != cudaSuccess) {
     sh.cols = -1;
     (void)cudaGetLastError();
-    return KUNSUP(errbuf, errlen, "softmax tma: a row of %d (clusters of %d, %zu bytes of shared "
-                  "memory a CTA): %s", cols, sh.cl, sh.smem, cudaGetErrorString(e));
+    return KUNSUP(errbuf, errlen,
+                  "softmax tma: a row of %d (clusters of %d, %zu bytes of shared "
+                  "memory a CTA): %s",
+                  cols, sh.cl, sh.smem, cudaGetErrorString(e));
   }
   return 0;
 }
@@ -947,8 +1113,8 @@ static int launch_tma(const T *x, T *y, int rows, int cols, int part_kb, cudaStr
    needs at most 4 chunks a thread, else 8 (KEEP at bf16: 4 always, so
    clusters grow first: 8 fp32 exponentials a chunk). */
 template <typename T, bool KEEP, bool ASYNC = false>
-static int run_tma(const T *x, T *y, int rows, int cols, int part_kb, cudaStream_t st,
-                   char *errbuf, size_t errlen) {
+static int run_tma(const T *x, T *y, int rows, int cols, int part_kb, cudaStream_t st, char *errbuf,
+                   size_t errlen) {
   constexpr int N = vec<T>::N;
   if (cols % N) return KUNSUP(errbuf, errlen, "softmax tma: cols must be a multiple of %d", N);
   int chunks = cols / N, cap = part_kb * 64; /* 16-byte chunks in part_kb KB */
@@ -959,6 +1125,100 @@ static int run_tma(const T *x, T *y, int rows, int cols, int part_kb, cudaStream
   if constexpr (!(KEEP && N == 8))
     return launch_tma<T, 8, KEEP, ASYNC>(x, y, rows, cols, part_kb, st, errbuf, errlen);
   return KUNSUP(errbuf, errlen, "softmax tma: a row of %d is over 8 CTAs x 256 x 4 chunks", cols);
+}
+
+/* ---- l2pass: two passes, the second from L2, few rows live --------------- */
+
+/* One row a CTA (1024 or 512 threads), read twice: pass 1 (normal L2
+   priority) takes the online (max, sum) with U 16-byte loads in flight a
+   thread; pass 2 reads the row again, which now hits L2, and writes (HINT:
+   both evict-first). The launch caps resident CTAs an SM (rows live), so
+   live rows x row bytes stays well under the L2: 132 x 201 KB = 26.5 MB at
+   fp32 x 50304 with one CTA an SM. */
+template <typename T, int U, bool HINT>
+__global__ void __launch_bounds__(1024, 1)
+    sm_l2pass(const T *__restrict__ x, T *__restrict__ y, int cols) {
+  __shared__ float2 red[32];
+  typedef typename vec<T>::raw raw;
+  constexpr int N = vec<T>::N;
+  const raw *row = reinterpret_cast<const raw *>(x + (size_t)blockIdx.x * cols);
+  raw *out = reinterpret_cast<raw *>(y + (size_t)blockIdx.x * cols);
+  const int n = cols / N, t = (int)threadIdx.x, nt = (int)blockDim.x;
+  const uint64_t pol = chunk_policy<HINT>();
+  float m = -INFINITY, s = 0.0f;
+  for (int i0 = t; i0 < n; i0 += nt * U) {
+    raw r[U];
+#pragma unroll
+    for (int u = 0; u < U; u++) r[u] = i0 + u * nt < n ? row[i0 + u * nt] : vec<T>::neg_inf();
+    float cm = fmaxf(m, chunks_max<T, true, U>(r, 0, 1, U)); /* pads are -inf */
+    s *= ex2((m - cm) * LOG2E); /* m = -inf at first: s is 0 and stays 0 */
+    m = cm;
+    const float ml = m * LOG2E;
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      float f[N];
+      vec<T>::unpack(r[u], f);
+#pragma unroll
+      for (int k = 0; k < N; k++) s += ex2(fmaf(f[k], LOG2E, -ml)); /* -inf pads add 0 */
+    }
+  }
+  const float2 ms = block_maxsum(m, s, red);
+  const float c = ms.x * LOG2E + log2f(ms.y); /* y = 2^(x log2e - c) */
+  for (int i0 = t; i0 < n; i0 += nt * U) {
+    raw r[U];
+#pragma unroll
+    for (int u = 0; u < U; u++)
+      if (i0 + u * nt < n) r[u] = ld_chunk<HINT>(row + i0 + u * nt, pol);
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      if (i0 + u * nt >= n) continue;
+      float f[N];
+      vec<T>::unpack(r[u], f);
+#pragma unroll
+      for (int k = 0; k < N; k++) f[k] = ex2(fmaf(f[k], LOG2E, -c));
+      st_chunk<HINT>(out + i0 + u * nt, vec<T>::pack(f), pol);
+    }
+  }
+}
+
+/* Dynamic shared memory that lets at most `per_sm` CTAs share an SM: just over
+   1 / (per_sm + 1) of its shared memory (the kernel uses none of it); 0 on a
+   CUDA error. *raised: the limit already set for kern (one per kernel, kept
+   by the caller). Host calls on one thread. */
+template <typename K>
+static size_t l2pass_pad(K kern, int per_sm, size_t *raised) {
+  static int sm_bytes; /* the device's shared memory an SM */
+  int dev = 0;
+  if (!sm_bytes && (cudaGetDevice(&dev) != cudaSuccess ||
+                    cudaDeviceGetAttribute(&sm_bytes, cudaDevAttrMaxSharedMemoryPerMultiprocessor,
+                                           dev) != cudaSuccess))
+    return 0;
+  size_t pad = (size_t)sm_bytes / (size_t)(per_sm + 1) + 1024;
+  if (pad > *raised) {
+    if (cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)pad) !=
+        cudaSuccess)
+      return 0;
+    *raised = pad;
+  }
+  return pad;
+}
+
+/* threads a CTA and CTAs an SM: 1024 x 1 (17, 20) or 512 x 2 (18, 21);
+   HINT: pass 2 and the stores evict-first (17, 18). */
+template <typename T, bool HINT>
+static int run_l2pass(const T *x, T *y, int rows, int cols, int threads, int per_sm,
+                      cudaStream_t st, char *errbuf, size_t errlen) {
+  constexpr int N = vec<T>::N;
+  if (cols % N) return KUNSUP(errbuf, errlen, "softmax l2pass: cols must be a multiple of %d", N);
+  auto kern = sm_l2pass<T, 4, HINT>;
+  static size_t raised; /* per instantiation, as kern */
+  size_t pad = l2pass_pad(kern, per_sm, &raised);
+  if (!pad) {
+    (void)cudaGetLastError();
+    return KUNSUP(errbuf, errlen, "softmax l2pass: no shared memory pad for %d CTAs an SM", per_sm);
+  }
+  kern<<<rows, threads, pad, st>>>(x, y, cols);
+  return 0;
 }
 
 /* ---- entry point -------------------------------------------------------- */
@@ -985,10 +1245,21 @@ static int dispatch(int variant, const void *in, void *out, int rows, int cols, 
     case 10: return run_tma<T, true>(x, y, rows, cols, 32, st, errbuf, errlen);
     case 11: return run_tma<T, false>(x, y, rows, cols, 16, st, errbuf, errlen);
     case 12: return run_tma<T, false, true>(x, y, rows, cols, 32, st, errbuf, errlen);
+    case 13: return run_cluster<T, true, true>(x, y, rows, cols, 64, 256, st, errbuf, errlen);
+    case 14: return run_regs<T, true, false, false>(x, y, rows, cols, st, errbuf, errlen);
+    case 15: return run_regs<T, true, true, false>(x, y, rows, cols, st, errbuf, errlen);
+    case 16: return run_regs<T, true, true, true>(x, y, rows, cols, st, errbuf, errlen);
+    case 17: return run_l2pass<T, true>(x, y, rows, cols, 1024, 1, st, errbuf, errlen);
+    case 18: return run_l2pass<T, true>(x, y, rows, cols, 512, 2, st, errbuf, errlen);
+    case 19: return run_regs<T, true, false, true>(x, y, rows, cols, st, errbuf, errlen);
+    case 20: return run_l2pass<T, false>(x, y, rows, cols, 1024, 1, st, errbuf, errlen);
+    case 21: return run_l2pass<T, false>(x, y, rows, cols, 512, 2, st, errbuf, errlen);
     default:
       return KBAD(errbuf, errlen,
                   "softmax: no variant %d (0 naive, 1 block, 2 regs, 3 unroll, 4 smem, 5 cluster, "
-                  "6 clregs, 7 fold, 8 fold32, 9 tma, 10 tmakeep, 11 tma16, 12 async)",
+                  "6 clregs, 7 fold, 8 fold32, 9 tma, 10 tmakeep, 11 tma16, 12 async, 13 foldef, "
+                  "14 regs2, 15 regsef, 16 lean, 17 l2pass, 18 l2pass2, 19 lean2, 20 l2plain, "
+                  "21 l2plain2)",
                   variant);
   }
 }
