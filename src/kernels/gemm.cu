@@ -70,7 +70,6 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <cublasLt.h>
@@ -337,6 +336,20 @@ __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap *map
       "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(bar)
       : "memory");
 }
+/* The same with an L2 cache policy (createpolicy), e.g. evict-first for data read once. */
+__device__ __forceinline__ void tma_load_2d_hint(uint32_t dst, const CUtensorMap *map, int c0, int c1,
+                                                 uint32_t bar, uint64_t pol) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+      ".L2::cache_hint [%0], [%1, {%2, %3}], [%4], %5;\n" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(bar), "l"(pol)
+      : "memory");
+}
+__device__ __forceinline__ uint64_t l2_evict_first_policy() {
+  uint64_t pol;
+  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(pol));
+  return pol;
+}
 __device__ __forceinline__ void wgmma_fence() {
   asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
 }
@@ -517,7 +530,7 @@ template <int BN, int NCONS, int STAGES, bool OVERLAP, bool TSTORE = false>
 __global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES, TSTORE>::THREADS, 1)
     gemm_wgmma(const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmW,
                const __grid_constant__ CUtensorMap tmC, const bf16 *bias, bf16 *C, int M, int N,
-               int K, int epi) {
+               int K, int epi, int whint) {
   using cfg = wg_cfg<BN, NCONS, STAGES, TSTORE>;
   extern __shared__ uint8_t wsmem[];
   uint32_t base = (smem_u32(wsmem) + 1023) & ~1023u;
@@ -537,6 +550,7 @@ __global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES, TSTORE>::THREADS, 1)
     if constexpr (NCONS == 2) reg_dealloc<40>(); /* one CTA of 384 threads: give 128 x 128 back */
     if (threadIdx.x == 0) {
       int stage = 0, phase = 0;
+      uint64_t pol = l2_evict_first_policy();
       for (int t = blockIdx.x; t < ntiles; t += gridDim.x) {
         int tm, tn;
         wg_tile_coords(t, tiles_m, tiles_n, &tm, &tn);
@@ -545,7 +559,10 @@ __global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES, TSTORE>::THREADS, 1)
           uint32_t sa = base + stage * cfg::STAGE_BYTES, bar = full + 8 * stage;
           mbar_expect_tx(bar, cfg::STAGE_BYTES);
           tma_load_2d(sa, &tmA, kt * WG_BK, tm * cfg::BM, bar);
-          tma_load_2d(sa + cfg::A_BYTES, &tmW, kt * WG_BK, tn * BN, bar);
+          if (whint)
+            tma_load_2d_hint(sa + cfg::A_BYTES, &tmW, kt * WG_BK, tn * BN, bar, pol);
+          else
+            tma_load_2d(sa + cfg::A_BYTES, &tmW, kt * WG_BK, tn * BN, bar);
           if (++stage == STAGES) stage = 0, phase ^= 1;
         }
       }
@@ -607,12 +624,9 @@ __global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES, TSTORE>::THREADS, 1)
  * and writes C: no global workspace, so concurrent launches on several streams
  * stay independent.
  */
-template <int BW, int MN, int STAGES, int KB = 1> struct sk_cfg {
+template <int BW, int MN, int STAGES> struct sk_cfg {
   static constexpr int NCONS = BW / 64;
-  /* a stage holds KB boxes of 64 K columns of each operand: W's boxes, then A's */
-  static constexpr int W_BOX = BW * WG_BK * 2, A_BOX = MN * WG_BK * 2;
-  static constexpr int W_BYTES = KB * W_BOX, A_BYTES = KB * A_BOX;
-  static constexpr int BK = KB * WG_BK;
+  static constexpr int W_BYTES = BW * WG_BK * 2, A_BYTES = MN * WG_BK * 2;
   static constexpr int STAGE_BYTES = W_BYTES + A_BYTES;
   static constexpr int THREADS = 128 * (NCONS + 1);
   static constexpr int PSTRIDE = BW + 4; /* floats a partial row (one m): the pad spreads banks */
@@ -652,24 +666,24 @@ __device__ __forceinline__ float4 dsmem_ld4(uint32_t a) {
 
 /* Partial sums of this CTA's k range: the producer streams (W box, A box) stages, the
    consumers accumulate d (wgmma D: row = W row, column = m). */
-template <int BW, int MN, int STAGES, int KB>
+template <int BW, int MN, int STAGES>
 __device__ __forceinline__ void sk_mainloop(const CUtensorMap *tmA, const CUtensorMap *tmW,
                                             uint32_t base, int n0, int m0, int kt0, int kt1,
                                             float (&d)[MN / 2]) {
-  using cfg = sk_cfg<BW, MN, STAGES, KB>;
+  using cfg = sk_cfg<BW, MN, STAGES>;
   uint32_t full = base + STAGES * cfg::STAGE_BYTES, empty = full + STAGES * 8;
   int wg = threadIdx.x / 128, stage = 0, phase = 0, prev = 0;
   if (wg == 0) {
     if (threadIdx.x != 0) return;
+    /* W is read once: evict-first keeps it from pushing out what else L2 holds (in the
+       harness, the flush's dirty lines, whose write-back cost 6-8 % at M = 16) */
+    uint64_t pol = l2_evict_first_policy();
     for (int kt = kt0; kt < kt1; kt++) {
       mbar_wait(empty + 8 * stage, phase ^ 1);
       uint32_t s = base + stage * cfg::STAGE_BYTES, bar = full + 8 * stage;
       mbar_expect_tx(bar, cfg::STAGE_BYTES);
-#pragma unroll
-      for (int b = 0; b < KB; b++) {
-        tma_load_2d(s + b * cfg::W_BOX, tmW, kt * cfg::BK + b * WG_BK, n0, bar);
-        tma_load_2d(s + cfg::W_BYTES + b * cfg::A_BOX, tmA, kt * cfg::BK + b * WG_BK, m0, bar);
-      }
+      tma_load_2d_hint(s, tmW, kt * WG_BK, n0, bar, pol);
+      tma_load_2d(s + cfg::W_BYTES, tmA, kt * WG_BK, m0, bar);
       if (++stage == STAGES) stage = 0, phase ^= 1;
     }
     return;
@@ -678,15 +692,11 @@ __device__ __forceinline__ void sk_mainloop(const CUtensorMap *tmA, const CUtens
   for (int kt = kt0; kt < kt1; kt++) {
     mbar_wait(full + 8 * stage, phase);
     uint32_t s = base + stage * cfg::STAGE_BYTES;
+    uint64_t dw = wg_desc(s + c * (64 * WG_BK * 2)), da = wg_desc(s + cfg::W_BYTES);
     wgmma_fence();
 #pragma unroll
-    for (int b = 0; b < KB; b++) {
-      uint64_t dw = wg_desc(s + b * cfg::W_BOX + c * (64 * WG_BK * 2));
-      uint64_t da = wg_desc(s + cfg::W_BYTES + b * cfg::A_BOX);
-#pragma unroll
-      for (int kk = 0; kk < WG_BK / 16; kk++)
-        wgmma_tile<MN>(d, dw + 2 * kk, da + 2 * kk, (kt > kt0 || b || kk) ? 1 : 0);
-    }
+    for (int kk = 0; kk < WG_BK / 16; kk++)
+      wgmma_tile<MN>(d, dw + 2 * kk, da + 2 * kk, (kt > kt0 || kk) ? 1 : 0);
     wgmma_commit();
     wgmma_wait<1>();
     if (kt > kt0 && threadIdx.x % 128 == 0) mbar_arrive(empty + 8 * prev);
@@ -732,16 +742,16 @@ __device__ __forceinline__ void sk_reduce(uint32_t part, int S, int r0, int r1, 
 
 /* Grid (tiles_n · S, tiles_m), clusters of S along x: CTA rank s of tile blockIdx.x / S
    takes k-tiles [s·KT/S, (s+1)·KT/S). */
-template <int BW, int MN, int STAGES, int KB>
-__global__ void __launch_bounds__(sk_cfg<BW, MN, STAGES, KB>::THREADS, 1)
+template <int BW, int MN, int STAGES>
+__global__ void __launch_bounds__(sk_cfg<BW, MN, STAGES>::THREADS, 1)
     gemm_splitk(const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmW,
                 const bf16 *bias, bf16 *C, int M, int N, int K, int epi) {
-  using cfg = sk_cfg<BW, MN, STAGES, KB>;
+  using cfg = sk_cfg<BW, MN, STAGES>;
   extern __shared__ uint8_t wsmem[];
   uint32_t base = (smem_u32(wsmem) + 1023) & ~1023u;
   uint32_t full = base + STAGES * cfg::STAGE_BYTES, empty = full + STAGES * 8;
   int S = (int)cluster_size(), s = (int)cluster_rank();
-  int n0 = (blockIdx.x / S) * BW, m0 = blockIdx.y * MN, KT = (K + cfg::BK - 1) / cfg::BK;
+  int n0 = (blockIdx.x / S) * BW, m0 = blockIdx.y * MN, KT = (K + WG_BK - 1) / WG_BK;
   if (threadIdx.x == 0) {
     for (int i = 0; i < STAGES; i++) {
       mbar_init(full + 8 * i, 1);
@@ -751,7 +761,7 @@ __global__ void __launch_bounds__(sk_cfg<BW, MN, STAGES, KB>::THREADS, 1)
   }
   __syncthreads();
   float d[MN / 2] = {};
-  sk_mainloop<BW, MN, STAGES, KB>(&tmA, &tmW, base, n0, m0, s * KT / S, (s + 1) * KT / S, d);
+  sk_mainloop<BW, MN, STAGES>(&tmA, &tmW, base, n0, m0, s * KT / S, (s + 1) * KT / S, d);
   __syncthreads(); /* every consumer's wgmma has read its stages: reuse them for the partial */
   int wg = threadIdx.x / 128;
   if (wg > 0) {
@@ -841,9 +851,11 @@ static int sm_count(void) {
   return n;
 }
 
+/* whint: stream W evict-first (the skinny tiles, which read each W tile once). */
 template <int BN, int NCONS, int STAGES, bool OVERLAP = true, bool TSTORE = false>
 static int wgmma_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
-                        int K, int epi, cudaStream_t st, char *errbuf, size_t errlen) {
+                        int K, int epi, cudaStream_t st, char *errbuf, size_t errlen,
+                        int whint = 0) {
   using cfg = wg_cfg<BN, NCONS, STAGES, TSTORE>;
   CUtensorMap ta, tw, tc;
   int rc = tmap_get(A, M, K, cfg::BM, &ta, errbuf, errlen);
@@ -861,7 +873,7 @@ static int wgmma_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C,
   }
   int tiles = ((M + cfg::BM - 1) / cfg::BM) * ((N + BN - 1) / BN);
   int grid = tiles < sm_count() ? tiles : sm_count();
-  kern<<<grid, cfg::THREADS, cfg::SMEM, st>>>(ta, tw, tc, bias, C, M, N, K, epi);
+  kern<<<grid, cfg::THREADS, cfg::SMEM, st>>>(ta, tw, tc, bias, C, M, N, K, epi, whint);
   return klaunch_check("gemm (wgmma)", errbuf, errlen);
 }
 
@@ -869,10 +881,10 @@ static int wgmma_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C,
    at once (cudaOccupancyMaxActiveClusters: a cluster must sit inside one GPC, so on the
    H200 fewer clusters of 4 than 132 / 4 fit at ~200 KB of shared memory a CTA) with
    >= 4 k-tiles a CTA. */
-template <int BW, int MN, int STAGES, int KB>
+template <int BW, int MN, int STAGES>
 static int splitk_split(long tiles, int kt) {
-  using cfg = sk_cfg<BW, MN, STAGES, KB>;
-  auto kern = gemm_splitk<BW, MN, STAGES, KB>;
+  using cfg = sk_cfg<BW, MN, STAGES>;
+  auto kern = gemm_splitk<BW, MN, STAGES>;
   static int fits[4] = {-1, -1, -1, -1}; /* per instantiation: clusters of 1, 2, 4, 8 at once */
   int best = 1, smem = cfg::SMEM, threads = cfg::THREADS;
   for (int i = 1, S = 2; i < 4 && kt / S >= 4; i++, S *= 2) {
@@ -897,23 +909,23 @@ static int splitk_split(long tiles, int kt) {
 
 /* Variant 7's launch: tiles of BW rows of W (x tiles of MN rows of A), clusters of S along
    the grid's x. */
-template <int BW, int MN, int STAGES, int KB = 1>
+template <int BW, int MN, int STAGES>
 static int splitk_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
                          int K, int epi, cudaStream_t st, char *errbuf, size_t errlen) {
-  using cfg = sk_cfg<BW, MN, STAGES, KB>;
+  using cfg = sk_cfg<BW, MN, STAGES>;
   CUtensorMap ta, tw;
   int rc = tmap_get(A, M, K, MN, &ta, errbuf, errlen);
   if (!rc) rc = tmap_get(W, N, K, BW, &tw, errbuf, errlen);
   if (rc) return rc;
-  auto kern = gemm_splitk<BW, MN, STAGES, KB>;
+  auto kern = gemm_splitk<BW, MN, STAGES>;
   static bool attr_set; /* per instantiation */
   if (!attr_set) {
     cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, cfg::SMEM);
     cudaFuncSetAttribute(kern, cudaFuncAttributeNonPortableClusterSizeAllowed, 0);
     attr_set = true;
   }
-  int tiles_n = (N + BW - 1) / BW, tiles_m = (M + MN - 1) / MN, kt = (K + cfg::BK - 1) / cfg::BK;
-  int S = splitk_split<BW, MN, STAGES, KB>((long)tiles_n * tiles_m, kt);
+  int tiles_n = (N + BW - 1) / BW, tiles_m = (M + MN - 1) / MN, kt = (K + WG_BK - 1) / WG_BK;
+  int S = splitk_split<BW, MN, STAGES>((long)tiles_n * tiles_m, kt);
   cudaLaunchConfig_t lc = {};
   cudaLaunchAttribute at[1];
   at[0].id = cudaLaunchAttributeClusterDimension;
@@ -934,39 +946,10 @@ static int splitk_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C
 
 /* A's rows padded to the smallest wgmma N that holds them (up to 128; larger M takes
    several tiles of 128); stages fill 160-200 KB. */
-/* EXPERIMENT (session 3, to be removed): GPUOPS_GEMM_SK picks a stage shape for M <= 16
-   and M > 64: 1 = 2 boxes a stage, 2 = 4 boxes, 3 = ~100 KB (2 CTAs an SM), 4 = 3 with 2
-   boxes. */
-static int sk_knob(void) {
-  static int k = -1;
-  if (k < 0) {
-    const char *e = getenv("GPUOPS_GEMM_SK");
-    k = e ? atoi(e) : 0;
-  }
-  return k;
-}
-template <int BW>
-static int splitk_exp(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
-                      int K, int epi, cudaStream_t st, char *errbuf, size_t errlen) {
-  constexpr bool wide = BW == 128;
-  int k = sk_knob();
-  if (M <= 16) {
-    if (k == 1) return splitk_launch<BW, 16, wide ? 6 : 10, 2>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
-    if (k == 2) return splitk_launch<BW, 16, wide ? 3 : 5, 4>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
-    if (k == 3) return splitk_launch<BW, 16, wide ? 5 : 10, 1>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
-    return splitk_launch<BW, 16, wide ? 3 : 5, 2>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
-  }
-  if (k == 1) return splitk_launch<BW, 128, wide ? 3 : 4, 2>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
-  if (k == 2) return splitk_launch<BW, 128, wide ? 1 : 2, 4>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
-  if (k == 3) return splitk_launch<BW, 128, wide ? 3 : 4, 1>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
-  return splitk_launch<BW, 128, 2, 2>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
-}
 template <int BW>
 static int splitk_rows(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
                        int K, int epi, cudaStream_t st, char *errbuf, size_t errlen) {
   constexpr bool wide = BW == 128;
-  if (sk_knob() && (M <= 16 || M > 64))
-    return splitk_exp<BW>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
   if (M <= 16)
     return splitk_launch<BW, 16, wide ? 10 : 16>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
   if (M <= 32)
@@ -987,24 +970,35 @@ static int splitk_auto(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, 
   return splitk_rows<64>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
 }
 
-/* Variant 6's choice: the widest tile that still gives every SM work (at least ~90 % of
-   the SMs busy in the first wave), else the narrowest. */
+/*
+ * Variant 6's choice (measured on the H200, docs/kernels.md, 2026-12-03):
+ * - at least one full wave of 128x256 tiles: variant 8 (5 where TMA cannot store C);
+ * - M <= 32: 7-splitk (the swapped tile wastes no tensor-core rows);
+ * - otherwise the widest tile that still gives ~90 % of the SMs work (64-row tiles for
+ *   M <= 64), and where even 64-wide W tiles leave SMs idle at M <= 128, 7-splitk;
+ * - M <= 128 means one tile row, so every W tile is read once: streamed evict-first.
+ */
 static int wgmma_auto(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N, int K,
                       int epi, cudaStream_t st, char *errbuf, size_t errlen) {
-  int sms = sm_count(), want = sms * 9 / 10;
+  int sms = sm_count(), want = sms * 9 / 10, once = M <= 128;
   long t256 = (long)((M + 127) / 128) * ((N + 255) / 256);
-  if (t256 >= 2L * sms) return wgmma_launch<256, 2, 4>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
-  if (M > 64) {
-    long t128 = (long)((M + 127) / 128) * ((N + 127) / 128);
-    if (t128 >= want) return wgmma_launch<128, 2, 6>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
-    return wgmma_launch<64, 2, 8>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+  if (t256 >= sms) {
+    if (N % 8 == 0 && (uintptr_t)C % 16 == 0)
+      return wgmma_launch<256, 2, 4, true, true>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+    return wgmma_launch<256, 2, 4>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
   }
-  long tm = (M + 63) / 64;
-  if (tm * ((N + 127) / 128) >= want)
-    return wgmma_launch<128, 1, 8>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
-  if (tm * ((N + 63) / 64) >= want)
-    return wgmma_launch<64, 1, 12>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
-  return wgmma_launch<32, 1, 16>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+  if (M <= 32) return splitk_auto(A, W, bias, C, M, N, K, epi, 0, st, errbuf, errlen);
+  long tm = M > 64 ? (M + 127) / 128 : 1, t128 = tm * ((N + 127) / 128), t64 = tm * ((N + 63) / 64);
+  if (M > 64) {
+    if (t128 >= want)
+      return wgmma_launch<128, 2, 6>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen, once);
+    if (t64 >= want || !once)
+      return wgmma_launch<64, 2, 8>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen, once);
+    return splitk_auto(A, W, bias, C, M, N, K, epi, 0, st, errbuf, errlen);
+  }
+  if (t128 >= want) return wgmma_launch<128, 1, 8>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen, 1);
+  if (t64 >= want) return wgmma_launch<64, 1, 12>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen, 1);
+  return splitk_auto(A, W, bias, C, M, N, K, epi, 0, st, errbuf, errlen);
 }
 
 /* ---- cuBLASLt (the vendor row), dlopen'ed -------------------------------------------- */
