@@ -34,11 +34,10 @@
  *   5-overlap variant 4 with one wgmma group left in flight: a consumer issues
  *             k-tile kt, waits only for kt-1 (wgmma.wait_group 1) and frees
  *             kt-1's stage, so the tensor cores never drain between k-tiles.
- *   6-auto    the kernel chosen by shape (wgmma_auto; measured 2026-12-03):
- *             8-tmastore from one full wave of 128x256 tiles; 7-splitk for
- *             M <= 32 or where even 64-wide W tiles leave SMs idle; else variant
- *             5's kernel with 64/128-row tiles and more stages, so that every SM
- *             streams its share of W (evict-first when each W tile is read once).
+ *   6-auto    variant 5's kernel with the tile chosen by shape: when 128x256
+ *             tiles would leave SMs idle (skinny M, small N), 64-row tiles
+ *             (one consumer group) and N of 128/64/32 so that every SM streams
+ *             its share of W, with more stages to keep bytes in flight.
  *   7-splitk  skinny M (<= 128; larger M in tiles of 128): the operands swap,
  *             Cᵀ = W·Aᵀ, so 64 rows of W are wgmma's M side and A's rows (padded
  *             to 16/32/64/128) its N side: no zero rows at M = 16. Tiles of 128 W
@@ -882,21 +881,6 @@ static int wgmma_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C,
    at once (cudaOccupancyMaxActiveClusters: a cluster must sit inside one GPC, so on the
    H200 fewer clusters of 4 than 132 / 4 fit at ~200 KB of shared memory a CTA) with
    >= 4 k-tiles a CTA. */
-/* A launch of grid x threads with clusters of S CTAs along x; at must outlive lc. */
-static cudaLaunchConfig_t cluster_config(int S, dim3 grid, int threads, int smem, cudaStream_t st,
-                                         cudaLaunchAttribute *at) {
-  cudaLaunchConfig_t lc = {};
-  at->id = cudaLaunchAttributeClusterDimension;
-  at->val.clusterDim.x = (unsigned)S, at->val.clusterDim.y = 1, at->val.clusterDim.z = 1;
-  lc.gridDim = grid;
-  lc.blockDim = dim3((unsigned)threads, 1, 1);
-  lc.dynamicSmemBytes = (size_t)smem;
-  lc.stream = st;
-  lc.attrs = at;
-  lc.numAttrs = 1;
-  return lc;
-}
-
 template <int BW, int MN, int STAGES>
 static int splitk_split(long tiles, int kt) {
   using cfg = sk_cfg<BW, MN, STAGES>;
@@ -905,8 +889,15 @@ static int splitk_split(long tiles, int kt) {
   int best = 1, smem = cfg::SMEM, threads = cfg::THREADS;
   for (int i = 1, S = 2; i < 4 && kt / S >= 4; i++, S *= 2) {
     if (fits[i] < 0) {
-      cudaLaunchAttribute at;
-      cudaLaunchConfig_t lc = cluster_config(S, dim3((unsigned)(S * 64)), threads, smem, 0, &at);
+      cudaLaunchConfig_t lc = {};
+      cudaLaunchAttribute at[1];
+      at[0].id = cudaLaunchAttributeClusterDimension;
+      at[0].val.clusterDim.x = (unsigned)S, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
+      lc.gridDim = dim3((unsigned)(S * 64), 1, 1);
+      lc.blockDim = dim3((unsigned)threads, 1, 1);
+      lc.dynamicSmemBytes = (size_t)smem;
+      lc.attrs = at;
+      lc.numAttrs = 1;
       int n = 0;
       fits[i] = cudaOccupancyMaxActiveClusters(&n, kern, &lc) == cudaSuccess ? n : 0;
       cudaGetLastError();
@@ -935,9 +926,16 @@ static int splitk_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C
   }
   int tiles_n = (N + BW - 1) / BW, tiles_m = (M + MN - 1) / MN, kt = (K + WG_BK - 1) / WG_BK;
   int S = splitk_split<BW, MN, STAGES>((long)tiles_n * tiles_m, kt);
-  cudaLaunchAttribute at;
-  cudaLaunchConfig_t lc = cluster_config(S, dim3((unsigned)(tiles_n * S), (unsigned)tiles_m, 1),
-                                         cfg::THREADS, cfg::SMEM, st, &at);
+  cudaLaunchConfig_t lc = {};
+  cudaLaunchAttribute at[1];
+  at[0].id = cudaLaunchAttributeClusterDimension;
+  at[0].val.clusterDim.x = (unsigned)S, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
+  lc.gridDim = dim3((unsigned)(tiles_n * S), (unsigned)tiles_m, 1);
+  lc.blockDim = dim3(cfg::THREADS, 1, 1);
+  lc.dynamicSmemBytes = cfg::SMEM;
+  lc.stream = st;
+  lc.attrs = at;
+  lc.numAttrs = 1;
   cudaError_t e = cudaLaunchKernelEx(&lc, kern, ta, tw, bias, C, M, N, K, epi);
   if (e != cudaSuccess)
     return kput(errbuf, errlen, "gemm 7-splitk: launch of %dx%d CTAs (clusters of %d): %s",
