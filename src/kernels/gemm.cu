@@ -34,10 +34,11 @@
  *   5-overlap variant 4 with one wgmma group left in flight: a consumer issues
  *             k-tile kt, waits only for kt-1 (wgmma.wait_group 1) and frees
  *             kt-1's stage, so the tensor cores never drain between k-tiles.
- *   6-auto    variant 5's kernel with the tile chosen by shape: when 128x256
- *             tiles would leave SMs idle (skinny M, small N), 64-row tiles
- *             (one consumer group) and N of 128/64/32 so that every SM streams
- *             its share of W, with more stages to keep bytes in flight.
+ *   6-auto    the kernel chosen by shape (wgmma_auto; measured 2026-12-03):
+ *             8-tmastore from one full wave of 128x256 tiles; 7-splitk for
+ *             M <= 32 or where even 64-wide W tiles leave SMs idle; else variant
+ *             5's kernel with 64/128-row tiles and more stages, so that every SM
+ *             streams its share of W (evict-first when each W tile is read once).
  *   7-splitk  skinny M (<= 128; larger M in tiles of 128): the operands swap,
  *             Cᵀ = W·Aᵀ, so 64 rows of W are wgmma's M side and A's rows (padded
  *             to 16/32/64/128) its N side: no zero rows at M = 16. Tiles of 128 W
