@@ -34,16 +34,9 @@ __device__ __forceinline__ uint32_t bulk_smem(const void *p) {
   return (uint32_t)__cvta_generic_to_shared(p);
 }
 
-/* An L2 policy that makes the lines it touches the first to be replaced: for
-   inputs read exactly once, so they do not push out lines still useful
-   (outputs not yet written back, weights read by every row). */
-__device__ __forceinline__ uint64_t bulk_policy_evict_first(void) {
-  uint64_t pol = 0;
-#if BULK_SM90
-  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
-#endif
-  return pol;
-}
+/* The L2 policy for inputs read exactly once is l2hint.cuh's l2_evict_first(): they must
+   not push out lines still useful (outputs not yet written back, weights read by every
+   row). */
 
 /* ---- mbarrier ------------------------------------------------------------ */
 

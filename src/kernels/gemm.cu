@@ -76,17 +76,34 @@
 #include <cublasLt.h>
 
 #include "kernels/kcommon.cuh"
+#include "kernels/l2hint.cuh"
 #include "kernels/wgmma_ops.cuh"
 
 typedef __nv_bfloat16 bf16;
 
 /* ---- epilogue ---------------------------------------------------------------- */
 
-/* v + bias[n] (EPI_BIAS), then 0.5·v·(1 + erf(v/√2)) (EPI_BIAS_GELU). */
+/* Exact GELU: 0.5·v·(1 + erf(v/√2)). */
+__device__ __forceinline__ float gelu(float v) {
+  return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+}
+
+/* v + bias[n] (EPI_BIAS), then GELU (EPI_BIAS_GELU). */
 __device__ __forceinline__ float epi_apply(float v, const bf16 *bias, int n, int epi) {
   if (epi >= CUDAPLUGIN_EPI_BIAS) v += __bfloat162float(bias[n]);
-  if (epi == CUDAPLUGIN_EPI_BIAS_GELU) v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+  if (epi == CUDAPLUGIN_EPI_BIAS_GELU) v = gelu(v);
   return v;
+}
+
+/* The biases of outputs n and n + 1 (0 past N or without a bias): the wgmma epilogues
+   hold pairs of adjacent columns. */
+__device__ __forceinline__ float2 bias_pair(const bf16 *bias, int n, int N, int epi) {
+  float2 b = make_float2(0.0f, 0.0f);
+  if (epi >= CUDAPLUGIN_EPI_BIAS) {
+    b.x = n < N ? __bfloat162float(bias[n]) : 0.0f;
+    b.y = n + 1 < N ? __bfloat162float(bias[n + 1]) : 0.0f;
+  }
+  return b;
 }
 
 /* ---- 0-naive ----------------------------------------------------------------- */
@@ -346,11 +363,6 @@ __device__ __forceinline__ void tma_load_2d_hint(uint32_t dst, const CUtensorMap
       "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(bar), "l"(pol)
       : "memory");
 }
-__device__ __forceinline__ uint64_t l2_evict_first_policy() {
-  uint64_t pol;
-  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(pol));
-  return pol;
-}
 __device__ __forceinline__ void wgmma_fence() {
   asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
 }
@@ -426,20 +438,13 @@ __device__ __forceinline__ void wg_store(const float (&d)[BN / 2], const bf16 *b
 #pragma unroll
   for (int j = 0; j < BN / 8; j++) {
     int n = n0 + j * 8 + (lane & 3) * 2;
-    float b0 = 0.0f, b1 = 0.0f;
-    if (epi >= CUDAPLUGIN_EPI_BIAS) {
-      b0 = n < N ? __bfloat162float(bias[n]) : 0.0f;
-      b1 = n + 1 < N ? __bfloat162float(bias[n + 1]) : 0.0f;
-    }
+    float2 b = bias_pair(bias, n, N, epi);
 #pragma unroll
     for (int h = 0; h < 2; h++) {
       int m = m0 + warp * 16 + (lane >> 2) + h * 8;
       if (m >= M || n >= N) continue;
-      float v0 = d[j * 4 + 2 * h] + b0, v1 = d[j * 4 + 2 * h + 1] + b1;
-      if (epi == CUDAPLUGIN_EPI_BIAS_GELU) {
-        v0 = 0.5f * v0 * (1.0f + erff(v0 * 0.70710678118654752f));
-        v1 = 0.5f * v1 * (1.0f + erff(v1 * 0.70710678118654752f));
-      }
+      float v0 = d[j * 4 + 2 * h] + b.x, v1 = d[j * 4 + 2 * h + 1] + b.y;
+      if (epi == CUDAPLUGIN_EPI_BIAS_GELU) v0 = gelu(v0), v1 = gelu(v1);
       bf16 *c = C + (size_t)m * N + n;
       if (pairs && n + 1 < N)
         *reinterpret_cast<__nv_bfloat162 *>(c) = __floats2bfloat162_rn(v0, v1);
@@ -490,19 +495,12 @@ __device__ __forceinline__ void wg_store_tma(const float (&d)[BN / 2], const bf1
 #pragma unroll
     for (int j = 0; j < EPI_COLS / 8; j++) {
       int jj = h * (EPI_COLS / 8) + j, n = n0 + jj * 8 + (lane & 3) * 2;
-      float b0 = 0.0f, b1 = 0.0f;
-      if (epi >= CUDAPLUGIN_EPI_BIAS) {
-        b0 = n < N ? __bfloat162float(bias[n]) : 0.0f;
-        b1 = n + 1 < N ? __bfloat162float(bias[n + 1]) : 0.0f;
-      }
+      float2 b = bias_pair(bias, n, N, epi);
 #pragma unroll
       for (int hh = 0; hh < 2; hh++) {
         int r = warp * 16 + (lane >> 2) + hh * 8;
-        float v0 = d[jj * 4 + 2 * hh] + b0, v1 = d[jj * 4 + 2 * hh + 1] + b1;
-        if (epi == CUDAPLUGIN_EPI_BIAS_GELU) {
-          v0 = 0.5f * v0 * (1.0f + erff(v0 * 0.70710678118654752f));
-          v1 = 0.5f * v1 * (1.0f + erff(v1 * 0.70710678118654752f));
-        }
+        float v0 = d[jj * 4 + 2 * hh] + b.x, v1 = d[jj * 4 + 2 * hh + 1] + b.y;
+        if (epi == CUDAPLUGIN_EPI_BIAS_GELU) v0 = gelu(v0), v1 = gelu(v1);
         __nv_bfloat162 p = __floats2bfloat162_rn(v0, v1);
         uint32_t a = buf + (j / 8) * 8192 + r * 128 + (((j % 8) ^ (r % 8)) << 4) + (lane & 3) * 4;
         asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(a), "r"(*reinterpret_cast<uint32_t *>(&p))
@@ -551,7 +549,7 @@ __global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES, TSTORE>::THREADS, 1)
     if constexpr (NCONS == 2) reg_dealloc<40>(); /* one CTA of 384 threads: give 128 x 128 back */
     if (threadIdx.x == 0) {
       int stage = 0, phase = 0;
-      uint64_t pol = l2_evict_first_policy();
+      uint64_t pol = l2_evict_first();
       for (int t = blockIdx.x; t < ntiles; t += gridDim.x) {
         int tm, tn;
         wg_tile_coords(t, tiles_m, tiles_n, &tm, &tn);
@@ -678,7 +676,7 @@ __device__ __forceinline__ void sk_mainloop(const CUtensorMap *tmA, const CUtens
     if (threadIdx.x != 0) return;
     /* W is read once: evict-first keeps it from pushing out what else L2 holds (in the
        harness, the flush's dirty lines, whose write-back cost 6-8 % at M = 16) */
-    uint64_t pol = l2_evict_first_policy();
+    uint64_t pol = l2_evict_first();
     for (int kt = kt0; kt < kt1; kt++) {
       mbar_wait(empty + 8 * stage, phase ^ 1);
       uint32_t s = base + stage * cfg::STAGE_BYTES, bar = full + 8 * stage;

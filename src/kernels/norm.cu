@@ -528,7 +528,7 @@ __global__ void __launch_bounds__(256)
   const uint32_t bytes = (uint32_t)chunks * 16u;
   const int first = (int)blockIdx.x, step = (int)gridDim.x;
   const uint4 *w4 = reinterpret_cast<const uint4 *>(w), *b4 = reinterpret_cast<const uint4 *>(b);
-  const uint64_t pol = bulk_policy_evict_first();
+  const uint64_t pol = l2_evict_first();
   /* TMA: one thread copies row `row` into stage s. ASYNC: every thread its
      own chunks (which it alone reads back), one group a row, committed even
      when empty so that groups count rows. */

@@ -922,7 +922,7 @@ __global__ void __launch_bounds__(256, PER * 4 * (KEEP && sizeof(T) == 2 ? 3 : 1
   const int lane = t & 31, first = (int)blockIdx.x / cl, step = (int)gridDim.x / cl;
   const uint32_t bytes = (uint32_t)n * 16u;
   raw *stage = reinterpret_cast<raw *>(stage_raw);
-  const uint64_t pol = bulk_policy_evict_first();
+  const uint64_t pol = l2_evict_first();
   /* TMA: one thread copies row `row`'s part into stage s. ASYNC: every
      thread copies its own chunks (and alone reads them back), one group a
      row, committed even when empty so that groups count rows. */
