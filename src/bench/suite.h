@@ -41,7 +41,7 @@ struct bench_size {
                           which are bound by reading W) */
 };
 
-#define BENCH_MAX_VARIANTS 24
+#define BENCH_MAX_VARIANTS 32
 
 struct bench_kernel {
   enum bench_kernel_id id;

@@ -65,22 +65,50 @@ __device__ __forceinline__ void bulk_bar_expect(uint64_t *bar, uint32_t bytes) {
 #endif
 }
 
+/* Arrive once on the barrier at bar's offset in the shared memory of CTA
+   `rank` of this cluster (itself included), releasing this thread's earlier
+   writes (to any CTA's shared memory) at cluster scope: the way one CTA tells
+   its peers that data it stored into their shared memory is there. */
+__device__ __forceinline__ void bulk_bar_arrive_remote(uint64_t *bar, int rank) {
+#if BULK_SM90
+  uint32_t remote;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(bulk_smem(bar)), "r"(rank));
+  asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];" ::"r"(remote)
+               : "memory");
+#else
+  (void)bar, (void)rank;
+  __trap();
+#endif
+}
+
 /* Wait until the phase of bar with this parity (0 or 1) has completed. A
    copy that never lands (a bad address, a byte count that disagrees with
    what was expected) traps after ~2^31 cycles (about a second) instead of
-   hanging the GPU: the launch then fails with an error the harness reports. */
+   hanging the GPU: the launch then fails with an error the harness reports.
+   CLUSTER: acquire at cluster scope, for phases completed by peers'
+   bulk_bar_arrive_remote (their writes into this CTA are then visible). */
+template <bool CLUSTER = false>
 __device__ __forceinline__ void bulk_bar_wait(uint64_t *bar, uint32_t parity) {
 #if BULK_SM90
   uint32_t a = bulk_smem(bar), done = 0;
   long long t0 = 0;
   for (int spin = 0;; spin++) {
-    asm volatile(
-        "{\n.reg .pred p;\n"
-        "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
-        "selp.u32 %0, 1, 0, p;\n}\n"
-        : "=r"(done)
-        : "r"(a), "r"(parity)
-        : "memory");
+    if constexpr (CLUSTER)
+      asm volatile(
+          "{\n.reg .pred p;\n"
+          "mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2;\n"
+          "selp.u32 %0, 1, 0, p;\n}\n"
+          : "=r"(done)
+          : "r"(a), "r"(parity)
+          : "memory");
+    else
+      asm volatile(
+          "{\n.reg .pred p;\n"
+          "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+          "selp.u32 %0, 1, 0, p;\n}\n"
+          : "=r"(done)
+          : "r"(a), "r"(parity)
+          : "memory");
     if (done) return;
     if (spin == 0) t0 = clock64();
     else if (clock64() - t0 > (1ll << 31)) __trap();

@@ -19,6 +19,8 @@
  *   2-regs    register blocking: 128x128 tiles, 256 threads, 8x8 outputs per
  *             thread from K slices of 16 kept transposed in shared memory
  *             (float4 reads), fp32 FMA: 64 FMAs per 16 shared loads. Portable.
+ *             M <= 16: 16x128 tiles, 1x8 outputs a thread (a 128-row tile
+ *             was 7/8 padding there: 1.89x the baseline at 16x4096^2).
  *   3-mma     tensor cores with mma.sync m16n8k16 (sm_80+): 128x128x32 tiles,
  *             8 warps of 64x32, ldmatrix from XOR-swizzled shared memory (no
  *             bank conflicts), cp.async with 3 stages. Portable to sm_80.
@@ -146,11 +148,14 @@ __global__ void gemm_smem(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *
 
 enum { R_BM = 128, R_BN = 128, R_BK = 16 };
 
-/* Rows r0..r0+127 of X (ld K), columns k0..k0+15, into s[k][r] as fp32 (transposed, so the
-   compute loop reads 4 consecutive rows as one float4). One 8-element chunk per thread. */
+/* Rows r0..r0+ROWS-1 of X (ld K), columns k0..k0+15, into s[k][r] as fp32 (transposed, so
+   the compute loop reads 4 consecutive rows as one float4). One 8-element chunk per thread
+   (the first 2 x ROWS threads). */
+template <int ROWS>
 __device__ __forceinline__ void regs_load(const bf16 *X, int rows, int K, int r0, int k0,
                                           float (*s)[R_BM + 4]) {
   int t = threadIdx.x, r = t >> 1, kc = (t & 1) * 8;
+  if (r >= ROWS) return;
   float f[8];
   bool vec = ((K & 7) == 0) && r0 + r < rows && k0 + kc + 8 <= K;
   if (vec) {
@@ -166,35 +171,52 @@ __device__ __forceinline__ void regs_load(const bf16 *X, int rows, int K, int r0
   for (int i = 0; i < 8; i++) s[kc + i][r] = f[i];
 }
 
-/* 256 threads as 16 x 16; thread (ty, tx) owns rows {ty*4+i, 64+ty*4+i} and columns
-   {tx*4+j, 64+tx*4+j}: the two halves keep each warp's float4 reads conflict-free. */
+/* 256 threads as 16 x 16 over a (16 x RM) x 128 tile. RM 8 (128 rows): thread (ty, tx) owns
+   rows {ty*4+i, 64+ty*4+i} and columns {tx*4+j, 64+tx*4+j}, the two halves keeping each
+   warp's float4 reads conflict-free. RM 1 (16 rows, for M <= 16): row ty, the same columns;
+   a warp's two rows are broadcast reads. Why RM 1: at M = 16 a 128-row tile computes 112
+   rows of zero padding, and N / 128 CTAs (32 at N = 4096) each do 8x the work. */
+template <int RM>
+__device__ __forceinline__ int regs_row(int ty, int i) {
+  if constexpr (RM == 8) return i < 4 ? ty * 4 + i : 64 + ty * 4 + i - 4;
+  return ty * RM + i;
+}
+
+template <int RM>
 __global__ void __launch_bounds__(256) gemm_regs(const bf16 *A, const bf16 *W, const bf16 *bias,
                                                  bf16 *C, int M, int N, int K, int epi) {
+  static_assert(RM == 8 || RM == 1, "2-regs tiles: 128 or 16 rows");
+  constexpr int BM = 16 * RM;
   __shared__ __align__(16) float sa[R_BK][R_BM + 4], sw[R_BK][R_BN + 4];
   int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
-  int m0 = blockIdx.y * R_BM, n0 = blockIdx.x * R_BN;
-  float acc[8][8] = {};
+  int m0 = blockIdx.y * BM, n0 = blockIdx.x * R_BN;
+  float acc[RM][8] = {};
   for (int k0 = 0; k0 < K; k0 += R_BK) {
-    regs_load(A, M, K, m0, k0, sa);
-    regs_load(W, N, K, n0, k0, sw);
+    regs_load<BM>(A, M, K, m0, k0, sa);
+    regs_load<R_BN>(W, N, K, n0, k0, sw);
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < R_BK; kk++) {
-      float a[8], b[8];
-      *reinterpret_cast<float4 *>(&a[0]) = *reinterpret_cast<const float4 *>(&sa[kk][ty * 4]);
-      *reinterpret_cast<float4 *>(&a[4]) = *reinterpret_cast<const float4 *>(&sa[kk][64 + ty * 4]);
+      float a[RM], b[8];
+      if constexpr (RM == 8) {
+        *reinterpret_cast<float4 *>(&a[0]) = *reinterpret_cast<const float4 *>(&sa[kk][ty * 4]);
+        *reinterpret_cast<float4 *>(&a[4]) =
+            *reinterpret_cast<const float4 *>(&sa[kk][64 + ty * 4]);
+      } else {
+        a[0] = sa[kk][ty];
+      }
       *reinterpret_cast<float4 *>(&b[0]) = *reinterpret_cast<const float4 *>(&sw[kk][tx * 4]);
       *reinterpret_cast<float4 *>(&b[4]) = *reinterpret_cast<const float4 *>(&sw[kk][64 + tx * 4]);
 #pragma unroll
-      for (int i = 0; i < 8; i++)
+      for (int i = 0; i < RM; i++)
 #pragma unroll
         for (int j = 0; j < 8; j++) acc[i][j] += a[i] * b[j];
     }
     __syncthreads();
   }
 #pragma unroll
-  for (int i = 0; i < 8; i++) {
-    int m = m0 + (i < 4 ? ty * 4 + i : 64 + ty * 4 + i - 4);
+  for (int i = 0; i < RM; i++) {
+    int m = m0 + regs_row<RM>(ty, i);
     if (m >= M) continue;
 #pragma unroll
     for (int j = 0; j < 8; j++) {
@@ -1153,9 +1175,13 @@ extern "C" int kc_gemm_bf16(int variant, const void *a, const void *w, const voi
       gemm_smem<<<g, b, 0, st>>>(A, W, B, C, m, n, k, epi);
       return klaunch_check("gemm 1-smem", errbuf, errlen);
     }
-    case 2: {
-      dim3 g((n + R_BN - 1) / R_BN, (m + R_BM - 1) / R_BM);
-      gemm_regs<<<g, 256, 0, st>>>(A, W, B, C, m, n, k, epi);
+    case 2: { /* 16-row tiles when M fits one (see gemm_regs) */
+      if (m <= 16) {
+        gemm_regs<1><<<dim3((n + R_BN - 1) / R_BN, 1), 256, 0, st>>>(A, W, B, C, m, n, k, epi);
+      } else {
+        dim3 g((n + R_BN - 1) / R_BN, (m + R_BM - 1) / R_BM);
+        gemm_regs<8><<<g, 256, 0, st>>>(A, W, B, C, m, n, k, epi);
+      }
       return klaunch_check("gemm 2-regs", errbuf, errlen);
     }
     case 3: {

@@ -182,11 +182,35 @@
  *  21 l2plain2 18 without the hints. Prediction for 20-21: 17 / 18 plus
  *             the 3-5 points the hints cost elsewhere (bf16 x 50304 ~88 %).
  *             19-21 were added after run 9 and not yet measured.
+ *  22 stream  Persistent clusters of 2 CTAs of 1024 threads (one an SM),
+ *             each trip doing pass 1 of row j (DRAM) beside pass 2 of row j - 2
+ *             (reread from L2), the rows' pairs exchanged through mbarriers in
+ *             the peers' shared memory so that nothing blocks (see the
+ *             section). 23 stream4: clusters of 4.
+ *             Outcome (exp5, 2026-12-03, H200): far slower (f32 / bf16 x 50304
+ *             66.3 / 63.2 %, 23: 51.0 / 29.2 %): ncu, f32: 1.37 GB read, so
+ *             two thirds of the rereads missed L2 two rows later; bf16: reads
+ *             ideal but DRAM 54.7 % busy, three chunks a thread a row leaving
+ *             the row barrier exposed. Kept as a measured negative result.
+ *  24 clpush  The row's parts in registers (4 chunks a thread, <= 512
+ *             threads, 32 registers), one block barrier and one cluster
+ *             barrier (pairs pushed into the peers). 25 clpush8: 8 chunks,
+ *             <= 256 threads. Outcome (exp6): the long rows 80.6 / 78.6 %
+ *             (25: 81.1 / 77.3 %; ncu, 24 f32: 18.6 % of warps stalled on the
+ *             cluster barrier's fence, 14.6 % on barriers), but f32 8192^2
+ *             95.3 % (25) and bf16 8192^2 90.8 %, level with 19-lean2.
+ *  26 fold1   7 with 24's exchange: one block barrier (block_maxsum) and
+ *             one cluster barrier instead of four and two. Measured only at
+ *             8192 columns (one CTA a row, no cluster): 93.1 / 85.9 %.
+ *  27 l2pass8 18 with 8 chunks in flight a thread (64 registers).
+ *             Outcome (exp7): bf16 x 50304 87.1 % (18: 84.8 % in the same
+ *             run), the best there; f32 x 50304 72.3 % (53 MB live, as 18).
+ *  28 l2pass3 18 with 3 CTAs an SM: 85.0 % / 70.8 %, no gain.
  * Columns not a multiple of the 16-byte vector fall back to scalar loads (1)
- * or are unsupported (2, 4-21).
+ * or are unsupported (2, 4-28).
  *
  * Sections: vector traits and chunk helpers; naive; block; regs; smem;
- * cluster; clregs; tma; l2pass; entry point.
+ * cluster; clregs; tma; l2pass; clpush; stream; entry point.
  */
 #include <cooperative_groups.h>
 
@@ -635,13 +659,58 @@ static int run_smem(const T *x, T *y, int rows, int cols, cudaStream_t st, char 
   return 0;
 }
 
+/* ---- (max, sum) pairs: over a warp, a block, a cluster ------------------- */
+
+/* (max, sum of 2^((x - max) log2e)) pairs held by the lanes of a warp,
+   combined, returned to every lane. An empty pair is (-inf, 0). */
+__device__ __forceinline__ float2 warp_maxsum(float m, float s) {
+  float M = warp_max(m);
+  return make_float2(M, warp_sum(m == -INFINITY ? 0.0f : s * ex2((m - M) * LOG2E)));
+}
+
+/* This thread's pair combined over the block with one barrier, which also
+   tells the caller that every thread has passed the point of the call. red:
+   32 float2 of shared memory that the block does not write again before its
+   next barrier (callers alternate two). */
+__device__ __forceinline__ float2 block_maxsum(float m, float s, float2 *red) {
+  int lane = threadIdx.x & 31;
+  float2 w = warp_maxsum(m, s);
+  if (lane == 0) red[threadIdx.x >> 5] = w;
+  __syncthreads();
+  w = lane < (int)(blockDim.x >> 5) ? red[lane] : make_float2(-INFINITY, 0.0f);
+  return warp_maxsum(w.x, w.y);
+}
+
+/* The cluster's (max, sum) from each CTA's pair `mine`: thread 0 stores it
+   into slot `rank` of every CTA's `slots` (cl float2 of shared memory), one
+   cluster barrier (arrive releases, wait acquires), then each CTA reads its
+   own slots. Pushing costs one cluster barrier where reading the peers'
+   memory (5-8) costs two, the second only so that no CTA exits while read.
+   Every thread calls it; the result is in every thread. */
+__device__ __forceinline__ float2 cluster_maxsum(float2 mine, float2 *slots) {
+#if BULK_SM90
+  cg::cluster_group cluster = cg::this_cluster();
+  const int cl = (int)cluster.num_blocks(), rank = (int)cluster.block_rank();
+  if (threadIdx.x == 0)
+    for (int q = 0; q < cl; q++) *cluster.map_shared_rank(slots + rank, q) = mine;
+  cluster.sync(); /* thread 0 arriving .release and the rest .relaxed hung (2026-12-03) */
+  const int lane = (int)(threadIdx.x & 31);
+  float2 v = lane < cl ? slots[lane] : make_float2(-INFINITY, 0.0f);
+  return warp_maxsum(v.x, v.y);
+#else
+  (void)slots;
+  __trap();
+  return mine;
+#endif
+}
+
 /* ---- cluster: a row split over a thread-block cluster ---------------------- */
 
 /* CTA `rank` of a cluster of CL caches its 1/CL of the row in shared memory;
    the partial (max, sum) pairs are exchanged through distributed shared
    memory (sm_90 clusters), so each CTA holds ~50 KB and several rows are live
    per SM. */
-template <typename T, int U, bool FOLD, bool HINT = false>
+template <typename T, int U, bool FOLD, bool HINT = false, bool PUSH = false>
 __global__ void __launch_bounds__(256)
     sm_cluster(const T *__restrict__ x, T *__restrict__ y, int cols) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
@@ -698,17 +767,25 @@ __global__ void __launch_bounds__(256)
 #pragma unroll
       for (int k = 0; k < N; k++) s += FOLD ? ex2(fmaf(f[u][k], LOG2E, -ml)) : __expf(f[u][k] - m);
   }
-  float lm = block_max(m, scratch);
-  float ls = block_sum(m == -INFINITY ? 0.0f : s * __expf(m - lm), scratch);
-  if (threadIdx.x == 0) part[0] = lm, part[1] = ls;
-  cluster.sync(); /* every CTA's part is written */
   float M = -INFINITY, S = 0.0f;
-  for (int r = 0; r < cl; r++) M = fmaxf(M, cluster.map_shared_rank(part, r)[0]);
-  for (int r = 0; r < cl; r++) {
-    const float *p = cluster.map_shared_rank(part, r);
-    if (p[0] != -INFINITY) S += p[1] * __expf(p[0] - M);
+  if constexpr (PUSH) { /* 26: one block barrier, one cluster barrier */
+    static_assert(FOLD, "PUSH sums 2^((x - m) log2e): FOLD's exponent");
+    __shared__ float2 red[32], slots[8];
+    float2 ms = block_maxsum(m, s, red);
+    if (cl > 1) ms = cluster_maxsum(ms, slots);
+    M = ms.x, S = ms.y;
+  } else {
+    float lm = block_max(m, scratch);
+    float ls = block_sum(m == -INFINITY ? 0.0f : s * __expf(m - lm), scratch);
+    if (threadIdx.x == 0) part[0] = lm, part[1] = ls;
+    cluster.sync(); /* every CTA's part is written */
+    for (int r = 0; r < cl; r++) M = fmaxf(M, cluster.map_shared_rank(part, r)[0]);
+    for (int r = 0; r < cl; r++) {
+      const float *p = cluster.map_shared_rank(part, r);
+      if (p[0] != -INFINITY) S += p[1] * __expf(p[0] - M);
+    }
+    cluster.sync(); /* no CTA leaves while another still reads its part */
   }
-  cluster.sync(); /* no CTA leaves while another still reads its part */
   float inv = 1.0f / S, c = M * LOG2E + log2f(S); /* FOLD: y = 2^(x log2e - c) */
   raw *out16 = reinterpret_cast<raw *>(out);      /* 16-byte stores (see the header) */
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
@@ -724,7 +801,7 @@ __global__ void __launch_bounds__(256)
 /* Cluster size: the smallest of 1, 2, 4, 8 that keeps a CTA's part <= part_kb
    KB (64 for 5 and 7, 32 for 8); threads a CTA: 256 (5, 7) or 128 (8); FOLD:
    the exponents as one FFMA (7, 8). */
-template <typename T, bool FOLD, bool HINT = false>
+template <typename T, bool FOLD, bool HINT = false, bool PUSH = false>
 static int run_cluster(const T *x, T *y, int rows, int cols, int part_kb, int threads,
                        cudaStream_t st, char *errbuf, size_t errlen) {
   constexpr int N = vec<T>::N;
@@ -734,9 +811,9 @@ static int run_cluster(const T *x, T *y, int rows, int cols, int part_kb, int th
   size_t bytes = (size_t)((chunks + cl - 1) / cl) * 16;
   if (bytes > 64 * 1024)
     return KUNSUP(errbuf, errlen, "softmax cluster: a row of %d is over 8 x 64 KB", cols);
-  static size_t raised; /* per instantiation: <T, FOLD, HINT> */
+  static size_t raised; /* per instantiation: <T, FOLD, HINT, PUSH> */
   if (bytes > 48 * 1024 && bytes > raised) {
-    cudaError_t e = cudaFuncSetAttribute(sm_cluster<T, 4, FOLD, HINT>,
+    cudaError_t e = cudaFuncSetAttribute(sm_cluster<T, 4, FOLD, HINT, PUSH>,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
     if (e != cudaSuccess) {
       (void)cudaGetLastError();
@@ -757,7 +834,7 @@ static int run_cluster(const T *x, T *y, int rows, int cols, int part_kb, int th
   cfg.stream = st;
   cfg.attrs = attr;
   cfg.numAttrs = 1;
-  cudaError_t e = cudaLaunchKernelEx(&cfg, sm_cluster<T, 4, FOLD, HINT>, x, y, cols);
+  cudaError_t e = cudaLaunchKernelEx(&cfg, sm_cluster<T, 4, FOLD, HINT, PUSH>, x, y, cols);
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
     return KUNSUP(errbuf, errlen, "softmax cluster: launch with clusters of %d: %s", cl,
@@ -875,26 +952,6 @@ static int run_clregs(const T *x, T *y, int rows, int cols, cudaStream_t st, cha
 /* ---- tma: persistent clusters, row parts by bulk copy into a stage ring --- */
 
 #define TMA_MAX_STAGES 4
-
-/* (max, sum of 2^((x - max) log2e)) pairs held by the lanes of a warp,
-   combined, returned to every lane. An empty pair is (-inf, 0). */
-__device__ __forceinline__ float2 warp_maxsum(float m, float s) {
-  float M = warp_max(m);
-  return make_float2(M, warp_sum(m == -INFINITY ? 0.0f : s * ex2((m - M) * LOG2E)));
-}
-
-/* This thread's pair combined over the block with one barrier, which also
-   tells the caller that every thread has passed the point of the call. red:
-   32 float2 of shared memory that the block does not write again before its
-   next barrier (callers alternate two). */
-__device__ __forceinline__ float2 block_maxsum(float m, float s, float2 *red) {
-  int lane = threadIdx.x & 31;
-  float2 w = warp_maxsum(m, s);
-  if (lane == 0) red[threadIdx.x >> 5] = w;
-  __syncthreads();
-  w = lane < (int)(blockDim.x >> 5) ? red[lane] : make_float2(-INFINITY, 0.0f);
-  return warp_maxsum(w.x, w.y);
-}
 
 /* One CTA of a cluster of cl: its part of each row it walks (16-byte chunks
    [rank x per, + n)) arrives by bulk copy in stage it % stages of the dynamic
@@ -1205,12 +1262,12 @@ static size_t l2pass_pad(K kern, int per_sm, size_t *raised) {
 
 /* threads a CTA and CTAs an SM: 1024 x 1 (17, 20) or 512 x 2 (18, 21);
    HINT: pass 2 and the stores evict-first (17, 18). */
-template <typename T, bool HINT>
+template <typename T, bool HINT, int U = 4>
 static int run_l2pass(const T *x, T *y, int rows, int cols, int threads, int per_sm,
                       cudaStream_t st, char *errbuf, size_t errlen) {
   constexpr int N = vec<T>::N;
   if (cols % N) return KUNSUP(errbuf, errlen, "softmax l2pass: cols must be a multiple of %d", N);
-  auto kern = sm_l2pass<T, 4, HINT>;
+  auto kern = sm_l2pass<T, U, HINT>;
   static size_t raised; /* per instantiation, as kern */
   size_t pad = l2pass_pad(kern, per_sm, &raised);
   if (!pad) {
@@ -1218,6 +1275,287 @@ static int run_l2pass(const T *x, T *y, int rows, int cols, int threads, int per
     return KUNSUP(errbuf, errlen, "softmax l2pass: no shared memory pad for %d CTAs an SM", per_sm);
   }
   kern<<<rows, threads, pad, st>>>(x, y, cols);
+  return 0;
+}
+
+/* ---- clpush: a row split over a cluster, parts in registers, two barriers --- */
+
+/* 24, 25. Why: 6-clregs held the row's parts in registers but synchronised
+   six times a CTA (four block barriers, two cluster barriers), computed
+   __expf, and ran 4 CTAs (896 threads) an SM; 2-regs, which reaches 95 % at
+   8192 columns, is short CTAs at high occupancy. Here a CTA holds PER 16-byte
+   chunks a thread (all loads issued first), takes its exact local max (packed
+   at bf16) and the sum relative to it with one FFMA + EX2 an element, one
+   block barrier (block_maxsum) and, for clusters, one cluster barrier
+   (cluster_maxsum); the output exponent folds in 1/sum (as 7). 24: PER 4,
+   up to 512 threads, 32 registers (4 CTAs, 2048 threads an SM): fp32 x 50304
+   in clusters of 8, bf16 of 4. 25: PER 8, up to 256 threads, 64 registers (a cap of 48 for 5 CTAs an SM spilled bf16). */
+template <typename T, int PER, int MAXT, int MINB>
+__global__ void __launch_bounds__(MAXT, MINB)
+    sm_clpush(const T *__restrict__ x, T *__restrict__ y, int cols) {
+#if !BULK_SM90
+  __trap(); /* clusters need sm_90: the compute_80 PTX never launches this */
+#else
+  __shared__ float2 red[32], slots[8];
+  typedef typename vec<T>::raw raw;
+  constexpr int N = vec<T>::N;
+  const int cl = (int)cg::this_cluster().num_blocks();
+  const int rank = (int)cg::this_cluster().block_rank();
+  const int t = (int)threadIdx.x, nt = (int)blockDim.x;
+  const int chunks = cols / N, per = (chunks + cl - 1) / cl, c0 = rank * per;
+  const int n = chunks - c0 < per ? (chunks - c0 > 0 ? chunks - c0 : 0) : per;
+  const size_t r0 = (size_t)(blockIdx.x / cl) * cols; /* 16-byte aligned: cols % N == 0 */
+  const raw *row = reinterpret_cast<const raw *>(x + r0) + c0;
+  raw *out = reinterpret_cast<raw *>(y + r0) + c0;
+  raw r[PER];
+#pragma unroll
+  for (int p = 0; p < PER; p++)
+    if (t + p * nt < n) r[p] = row[t + p * nt];
+  const float m = chunks_max<T, true, PER>(r, t, nt, n), ml = m * LOG2E;
+  float s = 0.0f;
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    if (t + p * nt >= n) continue;
+    float f[N];
+    vec<T>::unpack(r[p], f);
+#pragma unroll
+    for (int k = 0; k < N; k++) s += ex2(fmaf(f[k], LOG2E, -ml));
+  }
+  float2 ms = block_maxsum(m, s, red);
+  if (cl > 1) ms = cluster_maxsum(ms, slots);
+  const float c = ms.x * LOG2E + log2f(ms.y); /* y = 2^(x log2e - c) */
+#pragma unroll
+  for (int p = 0; p < PER; p++) {
+    if (t + p * nt >= n) continue;
+    float f[N];
+    vec<T>::unpack(r[p], f);
+#pragma unroll
+    for (int k = 0; k < N; k++) f[k] = ex2(fmaf(f[k], LOG2E, -c));
+    out[t + p * nt] = vec<T>::pack(f);
+  }
+#endif
+}
+
+/* Cluster: the smallest of 1, 2, 4, 8 whose part is at most MAXT x PER
+   chunks; threads: the part over PER, in whole warps. */
+template <typename T, int PER, int MAXT, int MINB>
+static int run_clpush(const T *x, T *y, int rows, int cols, cudaStream_t st, char *errbuf,
+                      size_t errlen) {
+  constexpr int N = vec<T>::N;
+  if (cols % N) return KUNSUP(errbuf, errlen, "softmax clpush: cols must be a multiple of %d", N);
+  const int chunks = cols / N, cl = tma_cluster(chunks, MAXT * PER);
+  const int per = (chunks + cl - 1) / cl;
+  if (per > MAXT * PER)
+    return KUNSUP(errbuf, errlen, "softmax clpush: a row of %d is over 8 CTAs x %d x %d chunks",
+                  cols, MAXT, PER);
+  struct tma_shape sh = {cols, 0, cl, ((per + PER - 1) / PER + 31) / 32 * 32, 0, rows, 0};
+  cudaError_t e = tma_launch(sm_clpush<T, PER, MAXT, MINB>, &sh, rows, st, x, y, cols);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return KUNSUP(errbuf, errlen, "softmax clpush: launch with clusters of %d: %s", cl,
+                  cudaGetErrorString(e));
+  }
+  return 0;
+}
+
+/* ---- stream: persistent clusters, pass 1 of a row beside pass 2 of an older one */
+
+/* Why (22, 23): 17/18 read a row twice, the second time from L2, and 5/7 keep
+   it in shared memory, but each CTA goes load -> reduce -> (cluster barrier)
+   -> write, so an SM's loads pause whenever its CTAs reduce or write, and its
+   last wave runs part-empty. Here one CTA of 1024 threads an SM walks rows
+   ci, ci + G, ... (G clusters), its part of them ([rank x per, + n) chunks),
+   and every trip through the loop does pass 1 of row j (DRAM reads, online
+   max and sum) and pass 2 of row j - 2 (reread from L2, normalised, written):
+   reads, rereads and writes stream at once, all the time. Row j's per-warp
+   (max, sum) pairs go into slot j % 4 of every cluster CTA's shared memory,
+   each warp arriving on that slot's mbarrier there; row j's pass 2 waits on
+   it two trips later, when it has long completed, so nothing blocks. Four
+   slots: a warp writes slot j % 4 again for row j + 4 only after row j + 2
+   completed, which needs every warp's arrival for j + 2, which each makes
+   after reading row j's slot. Live rows an SM: two parts (row j - 2 being
+   reread, row j - 1 waiting, row j arriving: about two), so 132 x 2 x 201 KB
+   / CL: 26.5 MB at fp32 x 50304 with clusters of 2 (22), 13 MB with 4 (23).
+   Pass-1 loads at normal L2 priority, the rereads and stores evict-first
+   (18 with the hints beat 21 without). */
+
+#define STREAM_SLOTS 4
+#define STREAM_MAX_CL 4
+
+/* (max, sum) pairs a and b combined; empty pairs are (-inf, 0). */
+__device__ __forceinline__ float2 pair_add(float2 a, float2 b) {
+  float M = fmaxf(a.x, b.x);
+  if (M == -INFINITY) return a;
+  return make_float2(M, a.y * ex2((a.x - M) * LOG2E) + b.y * ex2((b.x - M) * LOG2E));
+}
+
+/* One trip: P1, pass 1 over in1 (its (max, sum) returned); P2, pass 2 of in2
+   into out2 with y = 2^(x log2e - c). U 16-byte chunks of each in flight. */
+template <typename T, int U, bool P1, bool P2>
+__device__ __forceinline__ float2 stream_trip(const typename vec<T>::raw *in1,
+                                              const typename vec<T>::raw *in2,
+                                              typename vec<T>::raw *out2, int n, float c,
+                                              uint64_t pol) {
+  typedef typename vec<T>::raw raw;
+  constexpr int N = vec<T>::N;
+  const int t = (int)threadIdx.x, nt = (int)blockDim.x;
+  float m = -INFINITY, s = 0.0f;
+  for (int i0 = t; i0 < n; i0 += nt * U) {
+    raw a[U], b[U];
+    if constexpr (P1) {
+#pragma unroll
+      for (int u = 0; u < U; u++) a[u] = i0 + u * nt < n ? in1[i0 + u * nt] : vec<T>::neg_inf();
+    }
+    if constexpr (P2) {
+#pragma unroll
+      for (int u = 0; u < U; u++)
+        if (i0 + u * nt < n) b[u] = ld_chunk<true>(in2 + i0 + u * nt, pol);
+    }
+    /* pass 2 first: its rereads (L2) land before pass 1's loads (DRAM), and
+       its registers are free again before pass 1 unpacks */
+    if constexpr (P2) {
+#pragma unroll
+      for (int u = 0; u < U; u++) {
+        if (i0 + u * nt >= n) continue;
+        float f[N];
+        vec<T>::unpack(b[u], f);
+#pragma unroll
+        for (int k = 0; k < N; k++) f[k] = ex2(fmaf(f[k], LOG2E, -c));
+        st_chunk<true>(out2 + i0 + u * nt, vec<T>::pack(f), pol);
+      }
+    }
+    if constexpr (P1) {
+      float cm = fmaxf(m, chunks_max<T, true, U>(a, 0, 1, U)); /* pads are -inf */
+      s *= ex2((m - cm) * LOG2E); /* m = -inf at first: s is 0 and stays 0 */
+      m = cm;
+      const float ml = m * LOG2E;
+#pragma unroll
+      for (int u = 0; u < U; u++) {
+        float f[N];
+        vec<T>::unpack(a[u], f);
+#pragma unroll
+        for (int k = 0; k < N; k++) s += ex2(fmaf(f[k], LOG2E, -ml)); /* -inf pads add 0 */
+      }
+    }
+  }
+  return make_float2(m, s);
+}
+
+/* This warp's pair (lane 0 holding it) stored at index idx of `slot` in every
+   CTA of the cluster, then one arrival on each one's `bar`. */
+__device__ __forceinline__ void stream_publish(float2 w, float2 *slot, uint64_t *bar, int idx,
+                                               int cl) {
+#if BULK_SM90
+  if ((threadIdx.x & 31) != 0) return;
+  cg::cluster_group cluster = cg::this_cluster();
+  for (int q = 0; q < cl; q++) {
+    *cluster.map_shared_rank(slot + idx, q) = w;
+    bulk_bar_arrive_remote(bar, q); /* releases the store just made */
+  }
+#else
+  (void)w, (void)slot, (void)bar, (void)idx, (void)cl;
+  __trap();
+#endif
+}
+
+/* The row's exponent offset c = M log2e + log2 S from the `count` pairs of
+   `slot`, once its phase of bar (parity) has completed. Every thread. */
+__device__ __forceinline__ float stream_collect(const float2 *slot, uint64_t *bar,
+                                                uint32_t parity, int count) {
+  bulk_bar_wait<true>(bar, parity);
+  float2 acc = make_float2(-INFINITY, 0.0f);
+  for (int e = (int)(threadIdx.x & 31); e < count; e += 32) acc = pair_add(acc, slot[e]);
+  float2 ms = warp_maxsum(acc.x, acc.y);
+  return ms.x * LOG2E + log2f(ms.y);
+}
+
+template <typename T, int U>
+__global__ void __launch_bounds__(1024, 1)
+    sm_stream(const T *__restrict__ x, T *__restrict__ y, int rows, int cols) {
+#if !BULK_SM90
+  __trap(); /* clusters and remote mbarriers need sm_90: the compute_80 PTX never launches this */
+#else
+  typedef typename vec<T>::raw raw;
+  constexpr int N = vec<T>::N;
+  __shared__ float2 red[STREAM_SLOTS][STREAM_MAX_CL * 32]; /* rows' per-warp pairs, all CTAs' */
+  __shared__ uint64_t bar[STREAM_SLOTS];
+  cg::cluster_group cluster = cg::this_cluster();
+  const int cl = (int)cluster.num_blocks(), rank = (int)cluster.block_rank();
+  const int nw = (int)(blockDim.x >> 5), warp = (int)(threadIdx.x >> 5);
+  if (threadIdx.x == 0)
+    for (int b = 0; b < STREAM_SLOTS; b++) bulk_bar_init(&bar[b], cl * nw);
+  cluster.sync(); /* every CTA's barriers exist before any peer arrives on them */
+  const int G = (int)gridDim.x / cl, ci = (int)blockIdx.x / cl;
+  const int nrows = ci < rows ? (rows - 1 - ci) / G + 1 : 0;
+  const int chunks = cols / N, per = (chunks + cl - 1) / cl, c0 = rank * per;
+  const int n = chunks - c0 < per ? (chunks - c0 > 0 ? chunks - c0 : 0) : per;
+  const uint64_t pol = l2_evict_first();
+  auto part = [&](const T *base, int j) { /* this CTA's part of the cluster's j-th row */
+    return reinterpret_cast<const raw *>(base + (size_t)(ci + (size_t)j * G) * cols) + c0;
+  };
+  for (int j = 0; j < nrows + 2; j++) {
+    float c = 0.0f;
+    const raw *in2 = nullptr;
+    raw *out2 = nullptr;
+    if (j >= 2) {
+      const int r = j - 2;
+      c = stream_collect(red[r % STREAM_SLOTS], &bar[r % STREAM_SLOTS],
+                         (uint32_t)(r / STREAM_SLOTS) & 1u, cl * nw);
+      in2 = part(x, r);
+      out2 = const_cast<raw *>(part(y, r));
+    }
+    if (j < nrows) {
+      const raw *in1 = part(x, j);
+      float2 ms = j >= 2 ? stream_trip<T, U, true, true>(in1, in2, out2, n, c, pol)
+                         : stream_trip<T, U, true, false>(in1, in2, out2, n, c, pol);
+      stream_publish(warp_maxsum(ms.x, ms.y), red[j % STREAM_SLOTS], &bar[j % STREAM_SLOTS],
+                     rank * nw + warp, cl);
+    } else if (j >= 2) { /* a cluster with fewer than two rows has no pass 2 at j < 2 */
+      (void)stream_trip<T, U, false, true>(nullptr, in2, out2, n, c, pol);
+    }
+  }
+  cluster.sync(); /* no CTA leaves while a peer may still store into it */
+#endif
+}
+
+/* Clusters of cl (<= STREAM_MAX_CL) CTAs of 1024 threads, one CTA an SM: as
+   many clusters as fit at once (occupancy API), at most SMs / cl. Cached per
+   instantiation and cl. */
+template <typename T>
+static int run_stream(const T *x, T *y, int rows, int cols, int cl, cudaStream_t st,
+                      char *errbuf, size_t errlen) {
+  constexpr int N = vec<T>::N;
+  if (cols % N) return KUNSUP(errbuf, errlen, "softmax stream: cols must be a multiple of %d", N);
+  auto kern = sm_stream<T, 4>;
+  static struct tma_shape sh = {-1, 0, 0, 0, 0, 0, 0}; /* cols: -1 until planned */
+  cudaError_t e = cudaSuccess;
+  if (sh.cl != cl || sh.cols < 0) {
+    int dev = 0, sms = 0;
+    sh.cols = -1, sh.cl = cl, sh.threads = 1024, sh.smem = 0, sh.stages = 0, sh.part_kb = 0;
+    e = cudaGetDevice(&dev);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = (unsigned)cl;
+    attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    cfg.gridDim = dim3((unsigned)cl);
+    cfg.blockDim = dim3(1024);
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    if (e == cudaSuccess) e = cudaOccupancyMaxActiveClusters(&sh.clusters, kern, &cfg);
+    if (e == cudaSuccess && sh.clusters < 1) e = cudaErrorInvalidConfiguration;
+    if (e == cudaSuccess && sh.clusters > sms / cl) sh.clusters = sms / cl;
+    if (e == cudaSuccess) sh.cols = 0; /* planned: the shape does not depend on cols */
+  }
+  if (e == cudaSuccess) e = tma_launch(kern, &sh, rows, st, x, y, rows, cols);
+  if (e != cudaSuccess) {
+    sh.cols = -1;
+    (void)cudaGetLastError();
+    return KUNSUP(errbuf, errlen, "softmax stream: clusters of %d CTAs of 1024 threads: %s", cl,
+                  cudaGetErrorString(e));
+  }
   return 0;
 }
 
@@ -1254,12 +1592,20 @@ static int dispatch(int variant, const void *in, void *out, int rows, int cols, 
     case 19: return run_regs<T, true, false, true>(x, y, rows, cols, st, errbuf, errlen);
     case 20: return run_l2pass<T, false>(x, y, rows, cols, 1024, 1, st, errbuf, errlen);
     case 21: return run_l2pass<T, false>(x, y, rows, cols, 512, 2, st, errbuf, errlen);
+    case 22: return run_stream<T>(x, y, rows, cols, 2, st, errbuf, errlen);
+    case 23: return run_stream<T>(x, y, rows, cols, 4, st, errbuf, errlen);
+    case 24: return run_clpush<T, 4, 512, 4>(x, y, rows, cols, st, errbuf, errlen);
+    case 25: return run_clpush<T, 8, 256, 4>(x, y, rows, cols, st, errbuf, errlen);
+    case 26: return run_cluster<T, true, false, true>(x, y, rows, cols, 64, 256, st, errbuf, errlen);
+    case 27: return run_l2pass<T, true, 8>(x, y, rows, cols, 512, 2, st, errbuf, errlen);
+    case 28: return run_l2pass<T, true>(x, y, rows, cols, 512, 3, st, errbuf, errlen);
     default:
       return KBAD(errbuf, errlen,
                   "softmax: no variant %d (0 naive, 1 block, 2 regs, 3 unroll, 4 smem, 5 cluster, "
                   "6 clregs, 7 fold, 8 fold32, 9 tma, 10 tmakeep, 11 tma16, 12 async, 13 foldef, "
                   "14 regs2, 15 regsef, 16 lean, 17 l2pass, 18 l2pass2, 19 lean2, 20 l2plain, "
-                  "21 l2plain2)",
+                  "21 l2plain2, 22 stream, 23 stream4, 24 clpush, 25 clpush8, 26 fold1, 27 l2pass8, "
+                  "28 l2pass3)",
                   variant);
   }
 }
