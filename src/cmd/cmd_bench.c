@@ -77,11 +77,11 @@ static int write_list(FILE *out, enum fmt f) {
   int n;
   const struct bench_kernel *ks = bench_suite_kernels(&n);
   for (int i = 0; i < n; i++) {
-    char v[256] = "", s[512] = "";
+    char v[1024] = "", s[512] = ""; /* k < sizeof: snprintf reports what it would write */
     size_t k = 0;
-    for (int j = 0; j < ks[i].nvariants; j++)
+    for (int j = 0; j < ks[i].nvariants && k < sizeof v; j++)
       k += (size_t)snprintf(v + k, sizeof v - k, "%s%s", j ? " " : "", ks[i].variants[j]);
-    if (ks[i].vendor) snprintf(v + k, sizeof v - k, " %s", ks[i].vendor);
+    if (ks[i].vendor && k < sizeof v) snprintf(v + k, sizeof v - k, " %s", ks[i].vendor);
     k = 0;
     for (int j = 0; j < ks[i].nsizes && k < sizeof s; j++) {
       const struct bench_size *z = &ks[i].sizes[j];
