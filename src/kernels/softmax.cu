@@ -325,6 +325,35 @@ __device__ __forceinline__ float chunks_max(const typename vec<T>::raw *r, int t
   }
 }
 
+/* Online (max, sum) of U chunks into (m, s), s relative to m: the max first
+   (pads are -inf), s rescaled when it grows, then one FFMA + EX2 an element
+   (-inf pads add 0; m = -inf at first: s is 0 and stays 0). */
+template <typename T, int U>
+__device__ __forceinline__ void online_add(const typename vec<T>::raw *r, float &m, float &s) {
+  constexpr int N = vec<T>::N;
+  const float cm = fmaxf(m, chunks_max<T, true, U>(r, 0, 1, U));
+  s *= ex2((m - cm) * LOG2E);
+  m = cm;
+  const float ml = m * LOG2E;
+#pragma unroll
+  for (int u = 0; u < U; u++) {
+    float f[N];
+    vec<T>::unpack(r[u], f);
+#pragma unroll
+    for (int k = 0; k < N; k++) s += ex2(fmaf(f[k], LOG2E, -ml));
+  }
+}
+
+/* One chunk's outputs, y = 2^(x log2e - c) with c = M log2e + log2 S. */
+template <typename T>
+__device__ __forceinline__ typename vec<T>::raw fold_chunk(typename vec<T>::raw v, float c) {
+  float f[vec<T>::N];
+  vec<T>::unpack(v, f);
+#pragma unroll
+  for (int k = 0; k < vec<T>::N; k++) f[k] = ex2(fmaf(f[k], LOG2E, -c));
+  return vec<T>::pack(f);
+}
+
 /* ---- naive: three kernels, one thread per row --------------------------- */
 
 template <typename T>
@@ -704,6 +733,24 @@ __device__ __forceinline__ float2 cluster_maxsum(float2 mine, float2 *slots) {
 #endif
 }
 
+/* A launch configuration for 1-D clusters of cl CTAs: grid CTAs (a multiple
+   of cl), threads each, smem bytes of dynamic shared memory, on st; attr is
+   the caller's storage for the one attribute. */
+static void cluster_config(cudaLaunchConfig_t *cfg, cudaLaunchAttribute *attr, int cl,
+                           unsigned grid, int threads, size_t smem, cudaStream_t st) {
+  *cfg = cudaLaunchConfig_t{};
+  attr->id = cudaLaunchAttributeClusterDimension;
+  attr->val.clusterDim.x = (unsigned)cl;
+  attr->val.clusterDim.y = 1;
+  attr->val.clusterDim.z = 1;
+  cfg->gridDim = dim3(grid);
+  cfg->blockDim = dim3((unsigned)threads);
+  cfg->dynamicSmemBytes = smem;
+  cfg->stream = st;
+  cfg->attrs = attr;
+  cfg->numAttrs = 1;
+}
+
 /* ---- cluster: a row split over a thread-block cluster ---------------------- */
 
 /* CTA `rank` of a cluster of CL caches its 1/CL of the row in shared memory;
@@ -822,18 +869,9 @@ static int run_cluster(const T *x, T *y, int rows, int cols, int part_kb, int th
     }
     raised = bytes;
   }
-  cudaLaunchConfig_t cfg = {};
+  cudaLaunchConfig_t cfg;
   cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = (unsigned)cl;
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = 1;
-  cfg.gridDim = dim3((unsigned)rows * (unsigned)cl);
-  cfg.blockDim = dim3((unsigned)threads);
-  cfg.dynamicSmemBytes = bytes;
-  cfg.stream = st;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
+  cluster_config(&cfg, attr, cl, (unsigned)rows * (unsigned)cl, threads, bytes, st);
   cudaError_t e = cudaLaunchKernelEx(&cfg, sm_cluster<T, 4, FOLD, HINT, PUSH>, x, y, cols);
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
@@ -929,17 +967,9 @@ static int run_clregs(const T *x, T *y, int rows, int cols, cudaStream_t st, cha
     return KUNSUP(errbuf, errlen, "softmax clregs: a row of %d is over 8 CTAs x 256 x %d chunks",
                   cols, PER);
   int threads = ((per + PER - 1) / PER + 31) / 32 * 32;
-  cudaLaunchConfig_t cfg = {};
+  cudaLaunchConfig_t cfg;
   cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = (unsigned)cl;
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = 1;
-  cfg.gridDim = dim3((unsigned)rows * (unsigned)cl);
-  cfg.blockDim = dim3((unsigned)threads);
-  cfg.stream = st;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
+  cluster_config(&cfg, attr, cl, (unsigned)rows * (unsigned)cl, threads, 0, st);
   cudaError_t e = cudaLaunchKernelEx(&cfg, sm_clregs<T, PER>, x, y, cols);
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
@@ -1106,17 +1136,9 @@ static cudaError_t tma_plan(K kern, int cols, int n_vec, int per_max, int part_k
   cudaError_t e =
       cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sh->smem);
   if (e != cudaSuccess) return e;
-  cudaLaunchConfig_t cfg = {};
+  cudaLaunchConfig_t cfg;
   cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = (unsigned)cl;
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = 1;
-  cfg.gridDim = dim3((unsigned)cl);
-  cfg.blockDim = dim3((unsigned)sh->threads);
-  cfg.dynamicSmemBytes = sh->smem;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
+  cluster_config(&cfg, attr, cl, (unsigned)cl, sh->threads, sh->smem, 0);
   e = cudaOccupancyMaxActiveClusters(&sh->clusters, kern, &cfg);
   if (e == cudaSuccess && sh->clusters < 1) e = cudaErrorInvalidConfiguration;
   return e;
@@ -1127,19 +1149,10 @@ static cudaError_t tma_plan(K kern, int cols, int n_vec, int per_max, int part_k
 template <typename K, typename... A>
 static cudaError_t tma_launch(K kern, const struct tma_shape *sh, int rows, cudaStream_t st,
                               A... args) {
-  cudaLaunchConfig_t cfg = {};
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = (unsigned)sh->cl;
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = 1;
   int g = sh->clusters < rows ? sh->clusters : rows;
-  cfg.gridDim = dim3((unsigned)g * (unsigned)sh->cl);
-  cfg.blockDim = dim3((unsigned)sh->threads);
-  cfg.dynamicSmemBytes = sh->smem;
-  cfg.stream = st;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
+  cudaLaunchConfig_t cfg;
+  cudaLaunchAttribute attr[1];
+  cluster_config(&cfg, attr, sh->cl, (unsigned)g * (unsigned)sh->cl, sh->threads, sh->smem, st);
   return cudaLaunchKernelEx(&cfg, kern, args...);
 }
 
@@ -1207,17 +1220,7 @@ __global__ void __launch_bounds__(1024, 1)
     raw r[U];
 #pragma unroll
     for (int u = 0; u < U; u++) r[u] = i0 + u * nt < n ? row[i0 + u * nt] : vec<T>::neg_inf();
-    float cm = fmaxf(m, chunks_max<T, true, U>(r, 0, 1, U)); /* pads are -inf */
-    s *= ex2((m - cm) * LOG2E); /* m = -inf at first: s is 0 and stays 0 */
-    m = cm;
-    const float ml = m * LOG2E;
-#pragma unroll
-    for (int u = 0; u < U; u++) {
-      float f[N];
-      vec<T>::unpack(r[u], f);
-#pragma unroll
-      for (int k = 0; k < N; k++) s += ex2(fmaf(f[k], LOG2E, -ml)); /* -inf pads add 0 */
-    }
+    online_add<T, U>(r, m, s);
   }
   const float2 ms = block_maxsum(m, s, red);
   const float c = ms.x * LOG2E + log2f(ms.y); /* y = 2^(x log2e - c) */
@@ -1227,14 +1230,8 @@ __global__ void __launch_bounds__(1024, 1)
     for (int u = 0; u < U; u++)
       if (i0 + u * nt < n) r[u] = ld_chunk<HINT>(row + i0 + u * nt, pol);
 #pragma unroll
-    for (int u = 0; u < U; u++) {
-      if (i0 + u * nt >= n) continue;
-      float f[N];
-      vec<T>::unpack(r[u], f);
-#pragma unroll
-      for (int k = 0; k < N; k++) f[k] = ex2(fmaf(f[k], LOG2E, -c));
-      st_chunk<HINT>(out + i0 + u * nt, vec<T>::pack(f), pol);
-    }
+    for (int u = 0; u < U; u++)
+      if (i0 + u * nt < n) st_chunk<HINT>(out + i0 + u * nt, fold_chunk<T>(r[u], c), pol);
   }
 }
 
@@ -1326,12 +1323,7 @@ __global__ void __launch_bounds__(MAXT, MINB)
   const float c = ms.x * LOG2E + log2f(ms.y); /* y = 2^(x log2e - c) */
 #pragma unroll
   for (int p = 0; p < PER; p++) {
-    if (t + p * nt >= n) continue;
-    float f[N];
-    vec<T>::unpack(r[p], f);
-#pragma unroll
-    for (int k = 0; k < N; k++) f[k] = ex2(fmaf(f[k], LOG2E, -c));
-    out[t + p * nt] = vec<T>::pack(f);
+    if (t + p * nt < n) out[t + p * nt] = fold_chunk<T>(r[p], c);
   }
 #endif
 }
@@ -1348,6 +1340,7 @@ static int run_clpush(const T *x, T *y, int rows, int cols, cudaStream_t st, cha
   if (per > MAXT * PER)
     return KUNSUP(errbuf, errlen, "softmax clpush: a row of %d is over 8 CTAs x %d x %d chunks",
                   cols, MAXT, PER);
+  /* clusters = rows: one cluster a row, every row launched (tma_launch takes the smaller) */
   struct tma_shape sh = {cols, 0, cl, ((per + PER - 1) / PER + 31) / 32 * 32, 0, rows, 0};
   cudaError_t e = tma_launch(sm_clpush<T, PER, MAXT, MINB>, &sh, rows, st, x, y, cols);
   if (e != cudaSuccess) {
@@ -1397,7 +1390,6 @@ __device__ __forceinline__ float2 stream_trip(const typename vec<T>::raw *in1,
                                               typename vec<T>::raw *out2, int n, float c,
                                               uint64_t pol) {
   typedef typename vec<T>::raw raw;
-  constexpr int N = vec<T>::N;
   const int t = (int)threadIdx.x, nt = (int)blockDim.x;
   float m = -INFINITY, s = 0.0f;
   for (int i0 = t; i0 < n; i0 += nt * U) {
@@ -1416,26 +1408,11 @@ __device__ __forceinline__ float2 stream_trip(const typename vec<T>::raw *in1,
     if constexpr (P2) {
 #pragma unroll
       for (int u = 0; u < U; u++) {
-        if (i0 + u * nt >= n) continue;
-        float f[N];
-        vec<T>::unpack(b[u], f);
-#pragma unroll
-        for (int k = 0; k < N; k++) f[k] = ex2(fmaf(f[k], LOG2E, -c));
-        st_chunk<true>(out2 + i0 + u * nt, vec<T>::pack(f), pol);
+        if (i0 + u * nt < n) st_chunk<true>(out2 + i0 + u * nt, fold_chunk<T>(b[u], c), pol);
       }
     }
     if constexpr (P1) {
-      float cm = fmaxf(m, chunks_max<T, true, U>(a, 0, 1, U)); /* pads are -inf */
-      s *= ex2((m - cm) * LOG2E); /* m = -inf at first: s is 0 and stays 0 */
-      m = cm;
-      const float ml = m * LOG2E;
-#pragma unroll
-      for (int u = 0; u < U; u++) {
-        float f[N];
-        vec<T>::unpack(a[u], f);
-#pragma unroll
-        for (int k = 0; k < N; k++) s += ex2(fmaf(f[k], LOG2E, -ml)); /* -inf pads add 0 */
-      }
+      online_add<T, U>(a, m, s);
     }
   }
   return make_float2(m, s);
@@ -1534,16 +1511,9 @@ static int run_stream(const T *x, T *y, int rows, int cols, int cl, cudaStream_t
     sh.cols = -1, sh.cl = cl, sh.threads = 1024, sh.smem = 0, sh.stages = 0, sh.part_kb = 0;
     e = cudaGetDevice(&dev);
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-    cudaLaunchConfig_t cfg = {};
+    cudaLaunchConfig_t cfg;
     cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = (unsigned)cl;
-    attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = 1;
-    cfg.gridDim = dim3((unsigned)cl);
-    cfg.blockDim = dim3(1024);
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
+    cluster_config(&cfg, attr, cl, (unsigned)cl, 1024, 0, 0);
     if (e == cudaSuccess) e = cudaOccupancyMaxActiveClusters(&sh.clusters, kern, &cfg);
     if (e == cudaSuccess && sh.clusters < 1) e = cudaErrorInvalidConfiguration;
     if (e == cudaSuccess && sh.clusters > sms / cl) sh.clusters = sms / cl;
