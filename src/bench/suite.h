@@ -41,7 +41,7 @@ struct bench_size {
                           which are bound by reading W) */
 };
 
-#define BENCH_MAX_VARIANTS 32
+#define BENCH_MAX_VARIANTS 40
 
 struct bench_kernel {
   enum bench_kernel_id id;

@@ -81,6 +81,26 @@ __device__ __forceinline__ void bulk_bar_arrive_remote(uint64_t *bar, int rank) 
 #endif
 }
 
+/* Store the 8 bytes v at dst's offset in the shared memory of CTA `rank` of
+   this cluster (st.async: no fence, no barrier), completing 8 bytes of the
+   transaction on the mbarrier at bar's offset in that same CTA, which must
+   expect them (bulk_bar_expect). The peer's barrier must be initialised before
+   (a cluster barrier after bulk_bar_init). The way 29-33 (softmax) hand a
+   CTA's (max, sum) to its peers. */
+__device__ __forceinline__ void bulk_st_async8(void *dst, uint64_t v, uint64_t *bar, int rank) {
+#if BULK_SM90
+  uint32_t rdst, rbar;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(rdst) : "r"(bulk_smem(dst)), "r"(rank));
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(rbar) : "r"(bulk_smem(bar)), "r"(rank));
+  asm volatile("st.async.shared::cluster.mbarrier::complete_tx::bytes.b64 [%0], %1, [%2];" ::"r"(rdst),
+               "l"(v), "r"(rbar)
+               : "memory");
+#else
+  (void)dst, (void)v, (void)bar, (void)rank;
+  __trap();
+#endif
+}
+
 /* Wait until the phase of bar with this parity (0 or 1) has completed. A
    copy that never lands (a bad address, a byte count that disagrees with
    what was expected) traps after ~2^31 cycles (about a second) instead of

@@ -206,8 +206,30 @@
  *             Outcome (exp7): bf16 x 50304 87.1 % (18: 84.8 % in the same
  *             run), the best there; f32 x 50304 72.3 % (53 MB live, as 18).
  *  28 l2pass3 18 with 3 CTAs an SM: 85.0 % / 70.8 %, no gain.
+ *             Outcome of 26 at the long rows (exp9, 2026-12-03, H200): f32
+ *             x 50304 88.3 % (7: 86.5 % in the same run), the best there;
+ *             bf16 84.0 %.
+ *  29 foldx   26 with no cluster barrier at the exchange: each CTA pushes
+ *             its pair into its peers' shared memory by st.async, completing
+ *             on their mbarriers (xchg_open / cluster_maxsum_async), and waits
+ *             on its own for the cl pairs. 30 foldx8: 29 with 8 loads in
+ *             flight a thread (online_add; 64 registers, 4 CTAs an SM).
+ *  31 l2clu   27 with the row split over a cluster so a part is <= 104 KB
+ *             (f32 x 50304: 2 CTAs of 100 KB, 2 CTAs an SM, 26.5 MB live in
+ *             L2 instead of 27's 53 MB; bf16: one CTA a row, as 27 but
+ *             launched as clusters of 1), 29's exchange. 32 l2clu4: parts <=
+ *             52 KB, 256 threads, 4 CTAs an SM. 33 clpushx: 24 with 29's
+ *             exchange.
+ *             Outcome (exp9, first form of the exchange: arrive .release,
+ *             wait .acquire.cluster; % of the copy ceiling at f32 / bf16 x
+ *             50304): 29 83.5 / 84.5 (26: 88.3 / 84.0), 30 77.5 / 80.4, 31
+ *             85.4 / 88.9 (27: 72.4 / 87.2: the best at bf16 x 50304 with
+ *             one CTA a row; ncu f32: 842 MB read, 14.6 % of warps stalled
+ *             on a memory barrier), 32 83.7 / 86.2, 33 82.3 / 83.2 (24:
+ *             80.9 / 78.8). At 8192^2, 33 is level with 24 and 19-lean2
+ *             (94.3 / 90.7 %), 29 93.5 / 85.6 %, 31 80.7 / 41.5 %.
  * Columns not a multiple of the 16-byte vector fall back to scalar loads (1)
- * or are unsupported (2, 4-28).
+ * or are unsupported (2, 4-33).
  *
  * Sections: vector traits and chunk helpers; naive; block; regs; smem;
  * cluster; clregs; tma; l2pass; clpush; stream; entry point.
@@ -733,6 +755,69 @@ __device__ __forceinline__ float2 cluster_maxsum(float2 mine, float2 *slots) {
 #endif
 }
 
+/* The exchange of 29-33: no cluster barrier (and no fence) between a CTA's
+   pair being known and its peers reading it. xchg_open, at the kernel's start
+   (every thread, cl > 1): thread 0 initialises bar for one arrival and cl x 8
+   bytes and arrives; every thread arrives on the cluster barrier, whose wait
+   (in cluster_maxsum_async, a row's loads later) only guarantees the peers'
+   barriers were initialised before anything is pushed into them. Then lane q <
+   cl of warp 0 stores the CTA's pair into slot `rank` of CTA q (st.async,
+   completing 8 bytes on q's bar) and every thread waits on its own bar for the
+   cl pairs. One row a cluster: one phase (parity 0), no slot written twice;
+   and no CTA leaves before every pair meant for it has landed. */
+__device__ __forceinline__ void xchg_open(uint64_t *bar, int cl) {
+#if BULK_SM90
+  if (threadIdx.x == 0) {
+    bulk_bar_init(bar, 1);
+    bulk_bar_expect(bar, 8u * (uint32_t)cl);
+  }
+  (void)cg::this_cluster().barrier_arrive();
+#else
+  (void)bar, (void)cl;
+  __trap();
+#endif
+}
+
+__device__ __forceinline__ float2 cluster_maxsum_async(float2 mine, float2 *slots, uint64_t *bar) {
+#if BULK_SM90
+  cg::cluster_group cluster = cg::this_cluster();
+  const int cl = (int)cluster.num_blocks(), rank = (int)cluster.block_rank();
+  cluster.barrier_wait();
+  if ((int)threadIdx.x < cl)
+    bulk_st_async8(slots + rank,
+                   (uint64_t)__float_as_uint(mine.y) << 32 | __float_as_uint(mine.x), bar,
+                   (int)threadIdx.x);
+  bulk_bar_wait<true>(bar, 0);
+  const int lane = (int)(threadIdx.x & 31);
+  float2 v = lane < cl ? slots[lane] : make_float2(-INFINITY, 0.0f);
+  return warp_maxsum(v.x, v.y);
+#else
+  (void)slots, (void)bar;
+  __trap();
+  return mine;
+#endif
+}
+
+/* This CTA's part of its row when rows are split over clusters of cl CTAs:
+   16-byte chunks [c0, c0 + n) of the row's `chunks`, the row starting at
+   element `row` (blockIdx.x / cl rows in). */
+struct row_part {
+  int cl, c0, n;
+  size_t row;
+};
+__device__ __forceinline__ row_part cluster_part(int chunks, int cols) {
+  row_part p = {1, 0, chunks, (size_t)blockIdx.x * cols};
+#if BULK_SM90
+  cg::cluster_group cluster = cg::this_cluster();
+  p.cl = (int)cluster.num_blocks();
+  const int per = (chunks + p.cl - 1) / p.cl;
+  p.c0 = (int)cluster.block_rank() * per;
+  p.n = chunks - p.c0 < per ? (chunks - p.c0 > 0 ? chunks - p.c0 : 0) : per;
+  p.row = (size_t)(blockIdx.x / p.cl) * cols;
+#endif
+  return p;
+}
+
 /* A launch configuration for 1-D clusters of cl CTAs: grid CTAs (a multiple
    of cl), threads each, smem bytes of dynamic shared memory, on st; attr is
    the caller's storage for the one attribute. */
@@ -757,8 +842,8 @@ static void cluster_config(cudaLaunchConfig_t *cfg, cudaLaunchAttribute *attr, i
    the partial (max, sum) pairs are exchanged through distributed shared
    memory (sm_90 clusters), so each CTA holds ~50 KB and several rows are live
    per SM. */
-template <typename T, int U, bool FOLD, bool HINT = false, bool PUSH = false>
-__global__ void __launch_bounds__(256)
+template <typename T, int U, bool FOLD, bool HINT = false, int XCH = 0>
+__global__ void __launch_bounds__(256, U > 4 ? 4 : 1)
     sm_cluster(const T *__restrict__ x, T *__restrict__ y, int cols) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
   __trap(); /* clusters need sm_90: the compute_80 PTX never launches this */
@@ -778,8 +863,23 @@ __global__ void __launch_bounds__(256)
   const T *row = x + base;
   T *out = y + base;
   const uint64_t pol = chunk_policy<HINT>(); /* HINT (13): evict-first loads and stores */
+  __shared__ uint64_t xbar; /* XCH 2 (29, 30) */
+  if (XCH == 2 && cl > 1) xchg_open(&xbar, cl);
   float m = -INFINITY, s = 0.0f;
-  for (int i0 = threadIdx.x; i0 < n; i0 += blockDim.x * U) {
+  for (int i0 = threadIdx.x; U > 4 && i0 < n; i0 += blockDim.x * U) {
+    /* 30: U = 8 with 4's unpacked copies spills at 64 registers; online_add
+       unpacks one chunk at a time (pads -inf, as l2pass) */
+    static_assert(U <= 4 || (FOLD && !HINT), "U > 4: the folded exponent, plain loads");
+    raw r[U];
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      const int i = i0 + u * (int)blockDim.x;
+      r[u] = i < n ? vec<T>::ld(row + (size_t)i * N) : vec<T>::neg_inf();
+      if (i < n) cache[i] = r[u];
+    }
+    online_add<T, U>(r, m, s);
+  }
+  for (int i0 = threadIdx.x; U <= 4 && i0 < n; i0 += blockDim.x * U) {
     raw r[U];
 #pragma unroll
     for (int u = 0; u < U; u++)
@@ -815,11 +915,11 @@ __global__ void __launch_bounds__(256)
       for (int k = 0; k < N; k++) s += FOLD ? ex2(fmaf(f[u][k], LOG2E, -ml)) : __expf(f[u][k] - m);
   }
   float M = -INFINITY, S = 0.0f;
-  if constexpr (PUSH) { /* 26: one block barrier, one cluster barrier */
-    static_assert(FOLD, "PUSH sums 2^((x - m) log2e): FOLD's exponent");
+  if constexpr (XCH) { /* 26: one block barrier, one cluster barrier; 29, 30: no cluster barrier */
+    static_assert(FOLD, "XCH sums 2^((x - m) log2e): FOLD's exponent");
     __shared__ float2 red[32], slots[8];
     float2 ms = block_maxsum(m, s, red);
-    if (cl > 1) ms = cluster_maxsum(ms, slots);
+    if (cl > 1) ms = XCH == 2 ? cluster_maxsum_async(ms, slots, &xbar) : cluster_maxsum(ms, slots);
     M = ms.x, S = ms.y;
   } else {
     float lm = block_max(m, scratch);
@@ -848,7 +948,7 @@ __global__ void __launch_bounds__(256)
 /* Cluster size: the smallest of 1, 2, 4, 8 that keeps a CTA's part <= part_kb
    KB (64 for 5 and 7, 32 for 8); threads a CTA: 256 (5, 7) or 128 (8); FOLD:
    the exponents as one FFMA (7, 8). */
-template <typename T, bool FOLD, bool HINT = false, bool PUSH = false>
+template <typename T, bool FOLD, bool HINT = false, int XCH = 0, int U = 4>
 static int run_cluster(const T *x, T *y, int rows, int cols, int part_kb, int threads,
                        cudaStream_t st, char *errbuf, size_t errlen) {
   constexpr int N = vec<T>::N;
@@ -858,9 +958,9 @@ static int run_cluster(const T *x, T *y, int rows, int cols, int part_kb, int th
   size_t bytes = (size_t)((chunks + cl - 1) / cl) * 16;
   if (bytes > 64 * 1024)
     return KUNSUP(errbuf, errlen, "softmax cluster: a row of %d is over 8 x 64 KB", cols);
-  static size_t raised; /* per instantiation: <T, FOLD, HINT, PUSH> */
+  static size_t raised; /* per instantiation: <T, FOLD, HINT, XCH, U> */
   if (bytes > 48 * 1024 && bytes > raised) {
-    cudaError_t e = cudaFuncSetAttribute(sm_cluster<T, 4, FOLD, HINT, PUSH>,
+    cudaError_t e = cudaFuncSetAttribute(sm_cluster<T, U, FOLD, HINT, XCH>,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
     if (e != cudaSuccess) {
       (void)cudaGetLastError();
@@ -872,7 +972,7 @@ static int run_cluster(const T *x, T *y, int rows, int cols, int part_kb, int th
   cudaLaunchConfig_t cfg;
   cudaLaunchAttribute attr[1];
   cluster_config(&cfg, attr, cl, (unsigned)rows * (unsigned)cl, threads, bytes, st);
-  cudaError_t e = cudaLaunchKernelEx(&cfg, sm_cluster<T, 4, FOLD, HINT, PUSH>, x, y, cols);
+  cudaError_t e = cudaLaunchKernelEx(&cfg, sm_cluster<T, U, FOLD, HINT, XCH>, x, y, cols);
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
     return KUNSUP(errbuf, errlen, "softmax cluster: launch with clusters of %d: %s", cl,
@@ -1205,16 +1305,21 @@ static int run_tma(const T *x, T *y, int rows, int cols, int part_kb, cudaStream
    both evict-first). The launch caps resident CTAs an SM (rows live), so
    live rows x row bytes stays well under the L2: 132 x 201 KB = 26.5 MB at
    fp32 x 50304 with one CTA an SM. */
-template <typename T, int U, bool HINT>
+template <typename T, int U, bool HINT, bool CLU = false>
 __global__ void __launch_bounds__(1024, 1)
     sm_l2pass(const T *__restrict__ x, T *__restrict__ y, int cols) {
   __shared__ float2 red[32];
   typedef typename vec<T>::raw raw;
   constexpr int N = vec<T>::N;
-  const raw *row = reinterpret_cast<const raw *>(x + (size_t)blockIdx.x * cols);
-  raw *out = reinterpret_cast<raw *>(y + (size_t)blockIdx.x * cols);
-  const int n = cols / N, t = (int)threadIdx.x, nt = (int)blockDim.x;
+  row_part pt = {1, 0, cols / N, (size_t)blockIdx.x * cols};
+  if constexpr (CLU) pt = cluster_part(cols / N, cols); /* 31, 32: a row over a cluster */
+  const raw *row = reinterpret_cast<const raw *>(x + pt.row) + pt.c0;
+  raw *out = reinterpret_cast<raw *>(y + pt.row) + pt.c0;
+  const int n = pt.n, t = (int)threadIdx.x, nt = (int)blockDim.x;
   const uint64_t pol = chunk_policy<HINT>();
+  __shared__ float2 slots[8];
+  __shared__ uint64_t xbar;
+  if (CLU && pt.cl > 1) xchg_open(&xbar, pt.cl);
   float m = -INFINITY, s = 0.0f;
   for (int i0 = t; i0 < n; i0 += nt * U) {
     raw r[U];
@@ -1222,7 +1327,8 @@ __global__ void __launch_bounds__(1024, 1)
     for (int u = 0; u < U; u++) r[u] = i0 + u * nt < n ? row[i0 + u * nt] : vec<T>::neg_inf();
     online_add<T, U>(r, m, s);
   }
-  const float2 ms = block_maxsum(m, s, red);
+  float2 ms = block_maxsum(m, s, red);
+  if (CLU && pt.cl > 1) ms = cluster_maxsum_async(ms, slots, &xbar);
   const float c = ms.x * LOG2E + log2f(ms.y); /* y = 2^(x log2e - c) */
   for (int i0 = t; i0 < n; i0 += nt * U) {
     raw r[U];
@@ -1258,20 +1364,34 @@ static size_t l2pass_pad(K kern, int per_sm, size_t *raised) {
 }
 
 /* threads a CTA and CTAs an SM: 1024 x 1 (17, 20) or 512 x 2 (18, 21);
-   HINT: pass 2 and the stores evict-first (17, 18). */
-template <typename T, bool HINT, int U = 4>
+   HINT: pass 2 and the stores evict-first (17, 18). part_kb > 0 (CLU, 31,
+   32): rows split over clusters of 1-8 CTAs, parts of at most part_kb KB. */
+template <typename T, bool HINT, int U = 4, bool CLU = false>
 static int run_l2pass(const T *x, T *y, int rows, int cols, int threads, int per_sm,
-                      cudaStream_t st, char *errbuf, size_t errlen) {
+                      cudaStream_t st, char *errbuf, size_t errlen, int part_kb = 0) {
   constexpr int N = vec<T>::N;
   if (cols % N) return KUNSUP(errbuf, errlen, "softmax l2pass: cols must be a multiple of %d", N);
-  auto kern = sm_l2pass<T, U, HINT>;
+  auto kern = sm_l2pass<T, U, HINT, CLU>;
   static size_t raised; /* per instantiation, as kern */
   size_t pad = l2pass_pad(kern, per_sm, &raised);
   if (!pad) {
     (void)cudaGetLastError();
     return KUNSUP(errbuf, errlen, "softmax l2pass: no shared memory pad for %d CTAs an SM", per_sm);
   }
-  kern<<<rows, threads, pad, st>>>(x, y, cols);
+  if constexpr (!CLU) {
+    kern<<<rows, threads, pad, st>>>(x, y, cols);
+    return 0;
+  }
+  const int cl = tma_cluster(cols / N, part_kb * 64);
+  cudaLaunchConfig_t cfg;
+  cudaLaunchAttribute attr[1];
+  cluster_config(&cfg, attr, cl, (unsigned)rows * (unsigned)cl, threads, pad, st);
+  cudaError_t e = cudaLaunchKernelEx(&cfg, kern, x, y, cols);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return KUNSUP(errbuf, errlen, "softmax l2pass: launch with clusters of %d: %s", cl,
+                  cudaGetErrorString(e));
+  }
   return 0;
 }
 
@@ -1287,23 +1407,21 @@ static int run_l2pass(const T *x, T *y, int rows, int cols, int threads, int per
    (cluster_maxsum); the output exponent folds in 1/sum (as 7). 24: PER 4,
    up to 512 threads, 32 registers (4 CTAs, 2048 threads an SM): fp32 x 50304
    in clusters of 8, bf16 of 4. 25: PER 8, up to 256 threads, 64 registers (a cap of 48 for 5 CTAs an SM spilled bf16). */
-template <typename T, int PER, int MAXT, int MINB>
+template <typename T, int PER, int MAXT, int MINB, bool ASYNC = false>
 __global__ void __launch_bounds__(MAXT, MINB)
     sm_clpush(const T *__restrict__ x, T *__restrict__ y, int cols) {
 #if !BULK_SM90
   __trap(); /* clusters need sm_90: the compute_80 PTX never launches this */
 #else
   __shared__ float2 red[32], slots[8];
+  __shared__ uint64_t xbar; /* ASYNC (33) */
   typedef typename vec<T>::raw raw;
   constexpr int N = vec<T>::N;
-  const int cl = (int)cg::this_cluster().num_blocks();
-  const int rank = (int)cg::this_cluster().block_rank();
-  const int t = (int)threadIdx.x, nt = (int)blockDim.x;
-  const int chunks = cols / N, per = (chunks + cl - 1) / cl, c0 = rank * per;
-  const int n = chunks - c0 < per ? (chunks - c0 > 0 ? chunks - c0 : 0) : per;
-  const size_t r0 = (size_t)(blockIdx.x / cl) * cols; /* 16-byte aligned: cols % N == 0 */
-  const raw *row = reinterpret_cast<const raw *>(x + r0) + c0;
-  raw *out = reinterpret_cast<raw *>(y + r0) + c0;
+  const row_part pt = cluster_part(cols / N, cols); /* 16-byte aligned: cols % N == 0 */
+  const int cl = pt.cl, n = pt.n, t = (int)threadIdx.x, nt = (int)blockDim.x;
+  const raw *row = reinterpret_cast<const raw *>(x + pt.row) + pt.c0;
+  raw *out = reinterpret_cast<raw *>(y + pt.row) + pt.c0;
+  if (ASYNC && cl > 1) xchg_open(&xbar, cl);
   raw r[PER];
 #pragma unroll
   for (int p = 0; p < PER; p++)
@@ -1319,7 +1437,7 @@ __global__ void __launch_bounds__(MAXT, MINB)
     for (int k = 0; k < N; k++) s += ex2(fmaf(f[k], LOG2E, -ml));
   }
   float2 ms = block_maxsum(m, s, red);
-  if (cl > 1) ms = cluster_maxsum(ms, slots);
+  if (cl > 1) ms = ASYNC ? cluster_maxsum_async(ms, slots, &xbar) : cluster_maxsum(ms, slots);
   const float c = ms.x * LOG2E + log2f(ms.y); /* y = 2^(x log2e - c) */
 #pragma unroll
   for (int p = 0; p < PER; p++) {
@@ -1330,7 +1448,7 @@ __global__ void __launch_bounds__(MAXT, MINB)
 
 /* Cluster: the smallest of 1, 2, 4, 8 whose part is at most MAXT x PER
    chunks; threads: the part over PER, in whole warps. */
-template <typename T, int PER, int MAXT, int MINB>
+template <typename T, int PER, int MAXT, int MINB, bool ASYNC = false>
 static int run_clpush(const T *x, T *y, int rows, int cols, cudaStream_t st, char *errbuf,
                       size_t errlen) {
   constexpr int N = vec<T>::N;
@@ -1342,7 +1460,7 @@ static int run_clpush(const T *x, T *y, int rows, int cols, cudaStream_t st, cha
                   cols, MAXT, PER);
   /* clusters = rows: one cluster a row, every row launched (tma_launch takes the smaller) */
   struct tma_shape sh = {cols, 0, cl, ((per + PER - 1) / PER + 31) / 32 * 32, 0, rows, 0};
-  cudaError_t e = tma_launch(sm_clpush<T, PER, MAXT, MINB>, &sh, rows, st, x, y, cols);
+  cudaError_t e = tma_launch(sm_clpush<T, PER, MAXT, MINB, ASYNC>, &sh, rows, st, x, y, cols);
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
     return KUNSUP(errbuf, errlen, "softmax clpush: launch with clusters of %d: %s", cl,
@@ -1566,16 +1684,24 @@ static int dispatch(int variant, const void *in, void *out, int rows, int cols, 
     case 23: return run_stream<T>(x, y, rows, cols, 4, st, errbuf, errlen);
     case 24: return run_clpush<T, 4, 512, 4>(x, y, rows, cols, st, errbuf, errlen);
     case 25: return run_clpush<T, 8, 256, 4>(x, y, rows, cols, st, errbuf, errlen);
-    case 26: return run_cluster<T, true, false, true>(x, y, rows, cols, 64, 256, st, errbuf, errlen);
+    case 26: return run_cluster<T, true, false, 1>(x, y, rows, cols, 64, 256, st, errbuf, errlen);
     case 27: return run_l2pass<T, true, 8>(x, y, rows, cols, 512, 2, st, errbuf, errlen);
     case 28: return run_l2pass<T, true>(x, y, rows, cols, 512, 3, st, errbuf, errlen);
+    case 29: return run_cluster<T, true, false, 2>(x, y, rows, cols, 64, 256, st, errbuf, errlen);
+    case 30:
+      return run_cluster<T, true, false, 2, 8>(x, y, rows, cols, 64, 256, st, errbuf, errlen);
+    case 31:
+      return run_l2pass<T, true, 8, true>(x, y, rows, cols, 512, 2, st, errbuf, errlen, 104);
+    case 32:
+      return run_l2pass<T, true, 8, true>(x, y, rows, cols, 256, 4, st, errbuf, errlen, 52);
+    case 33: return run_clpush<T, 4, 512, 4, true>(x, y, rows, cols, st, errbuf, errlen);
     default:
       return KBAD(errbuf, errlen,
                   "softmax: no variant %d (0 naive, 1 block, 2 regs, 3 unroll, 4 smem, 5 cluster, "
                   "6 clregs, 7 fold, 8 fold32, 9 tma, 10 tmakeep, 11 tma16, 12 async, 13 foldef, "
                   "14 regs2, 15 regsef, 16 lean, 17 l2pass, 18 l2pass2, 19 lean2, 20 l2plain, "
                   "21 l2plain2, 22 stream, 23 stream4, 24 clpush, 25 clpush8, 26 fold1, 27 l2pass8, "
-                  "28 l2pass3)",
+                  "28 l2pass3, 29 foldx, 30 foldx8, 31 l2clu, 32 l2clu4, 33 clpushx)",
                   variant);
   }
 }
