@@ -57,6 +57,8 @@ static const struct bench_size softmax_sizes[] = {
     {"bf16-8192x8192", 0, 8192, 8192, BF16, GPU}, {"bf16-4096x50304", 0, 4096, 50304, BF16, GPU},
     {"f32-256x4096", 0, 256, 4096, F32, CPU},     {"bf16-256x4096", 0, 256, 4096, BF16, CPU},
     {"f32-37x1000", 0, 37, 1000, F32, CHK},       {"bf16-37x1000", 0, 37, 1000, BF16, CHK},
+    /* the long rows' full check: rows split over clusters of 2-8 CTAs, as at x 50304 */
+    {"f32-37x50304", 0, 37, 50304, F32, CHK},     {"bf16-37x50304", 0, 37, 50304, BF16, CHK},
 };
 static const struct bench_size norm_sizes[] = {
     {"16384x4096", 0, 16384, 4096, BF16, GPU},
@@ -109,13 +111,14 @@ static const struct bench_kernel kernels[] = {
      "softmax",
      "row-wise softmax, fp32 and bf16",
      "copy",
-     34,
+     39,
      {"0-naive", "1-block", "2-regs", "3-unroll", "4-smem", "5-cluster", "6-clregs", "7-fold",
       "8-fold32", "9-tma", "10-tmakeep", "11-tma16", "12-async", "13-foldef", "14-regs2",
       "15-regsef", "16-lean", "17-l2pass", "18-l2pass2", "19-lean2", "20-l2plain",
       "21-l2plain2", "22-stream", "23-stream4", "24-clpush", "25-clpush8",
       "26-fold1", "27-l2pass8", "28-l2pass3", "29-foldx", "30-foldx8", "31-l2clu",
-      "32-l2clu4", "33-clpushx"},
+      "32-l2clu4", "33-clpushx", "34-fold1s", "35-l2clu2", "36-l2club", "37-l2clu2b",
+      "38-fold1u8"},
      NULL,
      NSIZES(softmax_sizes),
      softmax_sizes},
@@ -743,13 +746,19 @@ static void log_line(struct gctx *g, const struct bench_result *r) {
   fflush(g->log);
 }
 
-/* The small full-check shape of k with the dtype of s. */
+/* The small full-check shape of k with the dtype (and epilogue) of s: the one
+   with s's columns when there is one (so a kernel that splits long rows over
+   clusters is checked in full with the same split), else the first. */
 static const struct bench_size *check_size(const struct bench_kernel *k,
                                            const struct bench_size *s) {
-  for (int i = 0; i < k->nsizes; i++)
-    if ((k->sizes[i].flags & CHK) && k->sizes[i].dtype == s->dtype && k->sizes[i].epi == s->epi)
-      return &k->sizes[i];
-  return NULL;
+  const struct bench_size *first = NULL;
+  for (int i = 0; i < k->nsizes; i++) {
+    const struct bench_size *c = &k->sizes[i];
+    if (!(c->flags & CHK) || c->dtype != s->dtype || c->epi != s->epi) continue;
+    if (c->cols == s->cols && c != s) return c;
+    if (!first) first = c;
+  }
+  return first;
 }
 
 /* One (kernel, size): every selected variant checked, then timed. */

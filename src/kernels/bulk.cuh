@@ -85,7 +85,7 @@ __device__ __forceinline__ void bulk_bar_arrive_remote(uint64_t *bar, int rank) 
    this cluster (st.async: no fence, no barrier), completing 8 bytes of the
    transaction on the mbarrier at bar's offset in that same CTA, which must
    expect them (bulk_bar_expect). The peer's barrier must be initialised before
-   (a cluster barrier after bulk_bar_init). The way 29-33 (softmax) hand a
+   (a cluster barrier after bulk_bar_init). The way 29-33, 35 (softmax) hand a
    CTA's (max, sum) to its peers. */
 __device__ __forceinline__ void bulk_st_async8(void *dst, uint64_t v, uint64_t *bar, int rank) {
 #if BULK_SM90

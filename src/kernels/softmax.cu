@@ -228,8 +228,25 @@
  *             on a memory barrier), 32 83.7 / 86.2, 33 82.3 / 83.2 (24:
  *             80.9 / 78.8). At 8192^2, 33 is level with 24 and 19-lean2
  *             (94.3 / 90.7 %), 29 93.5 / 85.6 %, 31 80.7 / 41.5 %.
+ *             The exchange's second form (exp10, the one kept): the arrive at
+ *             the start is .relaxed (thread 0's fence.mbarrier_init already
+ *             releases the barrier's initialisation) and the waits on bar are
+ *             CTA-scope (the phase completes when the pushed bytes landed).
+ *             The first form's .release arrive and cluster-scope waits cost
+ *             6-16 points. Outcome (exp10, f32 / bf16 x 50304): 33 clpushx
+ *             98.2 / 92.7 % (394.6 / 208.9 us), the best at both; 31 92.1 /
+ *             89.1; 32 90.4 / 87.8; 29 89.0 / 85.9; 30 87.2 / 84.4.
+ *  34 fold1s  26 with parts <= 32 KB and 128 threads (8-fold32's shape with
+ *             26's exchange): 86.8 / 81.3 %, no gain.
+ *  35 l2clu2  31 with parts <= 52 KB (2 CTAs of 512 an SM): 85.1 / 79.4 %.
+ *  36 l2club  31 with 26's exchange (cluster.sync): 87.6 / 89.0 % (bf16:
+ *             one CTA a row, as 31). 37 l2clu2b: 35 with it: 72.3 / 63.2 %.
+ *  38 fold1u8 26 with 8 loads in flight (online_add): 86.7 / 81.2 %.
+ *             At 8192^2 none of 29-38 passes 19-lean2 (95.4 / 91.5 %); the
+ *             l2pass ones (31, 35-37) lose there (80-81 % / 41 %: one 16-32
+ *             KB row a 512-thread CTA, 2 CTAs an SM).
  * Columns not a multiple of the 16-byte vector fall back to scalar loads (1)
- * or are unsupported (2, 4-33).
+ * or are unsupported (2, 4-38).
  *
  * Sections: vector traits and chunk helpers; naive; block; regs; smem;
  * cluster; clregs; tma; l2pass; clpush; stream; entry point.
@@ -768,10 +785,10 @@ __device__ __forceinline__ float2 cluster_maxsum(float2 mine, float2 *slots) {
 __device__ __forceinline__ void xchg_open(uint64_t *bar, int cl) {
 #if BULK_SM90
   if (threadIdx.x == 0) {
-    bulk_bar_init(bar, 1);
+    bulk_bar_init(bar, 1); /* its fence.mbarrier_init releases the init at cluster scope */
     bulk_bar_expect(bar, 8u * (uint32_t)cl);
   }
-  (void)cg::this_cluster().barrier_arrive();
+  asm volatile("barrier.cluster.arrive.relaxed;" ::: "memory"); /* nothing else to release */
 #else
   (void)bar, (void)cl;
   __trap();
@@ -787,7 +804,7 @@ __device__ __forceinline__ float2 cluster_maxsum_async(float2 mine, float2 *slot
     bulk_st_async8(slots + rank,
                    (uint64_t)__float_as_uint(mine.y) << 32 | __float_as_uint(mine.x), bar,
                    (int)threadIdx.x);
-  bulk_bar_wait<true>(bar, 0);
+  bulk_bar_wait(bar, 0); /* the phase completes when the bytes have landed */
   const int lane = (int)(threadIdx.x & 31);
   float2 v = lane < cl ? slots[lane] : make_float2(-INFINITY, 0.0f);
   return warp_maxsum(v.x, v.y);
@@ -1305,21 +1322,21 @@ static int run_tma(const T *x, T *y, int rows, int cols, int part_kb, cudaStream
    both evict-first). The launch caps resident CTAs an SM (rows live), so
    live rows x row bytes stays well under the L2: 132 x 201 KB = 26.5 MB at
    fp32 x 50304 with one CTA an SM. */
-template <typename T, int U, bool HINT, bool CLU = false>
+template <typename T, int U, bool HINT, int XCH = 0>
 __global__ void __launch_bounds__(1024, 1)
     sm_l2pass(const T *__restrict__ x, T *__restrict__ y, int cols) {
   __shared__ float2 red[32];
   typedef typename vec<T>::raw raw;
   constexpr int N = vec<T>::N;
   row_part pt = {1, 0, cols / N, (size_t)blockIdx.x * cols};
-  if constexpr (CLU) pt = cluster_part(cols / N, cols); /* 31, 32: a row over a cluster */
+  if constexpr (XCH > 0) pt = cluster_part(cols / N, cols); /* 31, 32, 35-37: a row over a cluster */
   const raw *row = reinterpret_cast<const raw *>(x + pt.row) + pt.c0;
   raw *out = reinterpret_cast<raw *>(y + pt.row) + pt.c0;
   const int n = pt.n, t = (int)threadIdx.x, nt = (int)blockDim.x;
   const uint64_t pol = chunk_policy<HINT>();
   __shared__ float2 slots[8];
   __shared__ uint64_t xbar;
-  if (CLU && pt.cl > 1) xchg_open(&xbar, pt.cl);
+  if (XCH == 2 && pt.cl > 1) xchg_open(&xbar, pt.cl);
   float m = -INFINITY, s = 0.0f;
   for (int i0 = t; i0 < n; i0 += nt * U) {
     raw r[U];
@@ -1328,7 +1345,8 @@ __global__ void __launch_bounds__(1024, 1)
     online_add<T, U>(r, m, s);
   }
   float2 ms = block_maxsum(m, s, red);
-  if (CLU && pt.cl > 1) ms = cluster_maxsum_async(ms, slots, &xbar);
+  if (XCH > 0 && pt.cl > 1)
+    ms = XCH == 2 ? cluster_maxsum_async(ms, slots, &xbar) : cluster_maxsum(ms, slots);
   const float c = ms.x * LOG2E + log2f(ms.y); /* y = 2^(x log2e - c) */
   for (int i0 = t; i0 < n; i0 += nt * U) {
     raw r[U];
@@ -1364,21 +1382,22 @@ static size_t l2pass_pad(K kern, int per_sm, size_t *raised) {
 }
 
 /* threads a CTA and CTAs an SM: 1024 x 1 (17, 20) or 512 x 2 (18, 21);
-   HINT: pass 2 and the stores evict-first (17, 18). part_kb > 0 (CLU, 31,
-   32): rows split over clusters of 1-8 CTAs, parts of at most part_kb KB. */
-template <typename T, bool HINT, int U = 4, bool CLU = false>
+   HINT: pass 2 and the stores evict-first (17, 18). XCH > 0 (31, 32, 35-37):
+   rows split over clusters of 1-8 CTAs, parts of at most part_kb KB, the
+   pairs exchanged by cluster_maxsum (1) or cluster_maxsum_async (2). */
+template <typename T, bool HINT, int U = 4, int XCH = 0>
 static int run_l2pass(const T *x, T *y, int rows, int cols, int threads, int per_sm,
                       cudaStream_t st, char *errbuf, size_t errlen, int part_kb = 0) {
   constexpr int N = vec<T>::N;
   if (cols % N) return KUNSUP(errbuf, errlen, "softmax l2pass: cols must be a multiple of %d", N);
-  auto kern = sm_l2pass<T, U, HINT, CLU>;
+  auto kern = sm_l2pass<T, U, HINT, XCH>;
   static size_t raised; /* per instantiation, as kern */
   size_t pad = l2pass_pad(kern, per_sm, &raised);
   if (!pad) {
     (void)cudaGetLastError();
     return KUNSUP(errbuf, errlen, "softmax l2pass: no shared memory pad for %d CTAs an SM", per_sm);
   }
-  if constexpr (!CLU) {
+  if constexpr (XCH == 0) {
     kern<<<rows, threads, pad, st>>>(x, y, cols);
     return 0;
   }
@@ -1690,18 +1709,23 @@ static int dispatch(int variant, const void *in, void *out, int rows, int cols, 
     case 29: return run_cluster<T, true, false, 2>(x, y, rows, cols, 64, 256, st, errbuf, errlen);
     case 30:
       return run_cluster<T, true, false, 2, 8>(x, y, rows, cols, 64, 256, st, errbuf, errlen);
-    case 31:
-      return run_l2pass<T, true, 8, true>(x, y, rows, cols, 512, 2, st, errbuf, errlen, 104);
-    case 32:
-      return run_l2pass<T, true, 8, true>(x, y, rows, cols, 256, 4, st, errbuf, errlen, 52);
+    case 31: return run_l2pass<T, true, 8, 2>(x, y, rows, cols, 512, 2, st, errbuf, errlen, 104);
+    case 32: return run_l2pass<T, true, 8, 2>(x, y, rows, cols, 256, 4, st, errbuf, errlen, 52);
     case 33: return run_clpush<T, 4, 512, 4, true>(x, y, rows, cols, st, errbuf, errlen);
+    case 34: return run_cluster<T, true, false, 1>(x, y, rows, cols, 32, 128, st, errbuf, errlen);
+    case 35: return run_l2pass<T, true, 8, 2>(x, y, rows, cols, 512, 2, st, errbuf, errlen, 52);
+    case 36: return run_l2pass<T, true, 8, 1>(x, y, rows, cols, 512, 2, st, errbuf, errlen, 104);
+    case 37: return run_l2pass<T, true, 8, 1>(x, y, rows, cols, 512, 2, st, errbuf, errlen, 52);
+    case 38:
+      return run_cluster<T, true, false, 1, 8>(x, y, rows, cols, 64, 256, st, errbuf, errlen);
     default:
       return KBAD(errbuf, errlen,
                   "softmax: no variant %d (0 naive, 1 block, 2 regs, 3 unroll, 4 smem, 5 cluster, "
                   "6 clregs, 7 fold, 8 fold32, 9 tma, 10 tmakeep, 11 tma16, 12 async, 13 foldef, "
                   "14 regs2, 15 regsef, 16 lean, 17 l2pass, 18 l2pass2, 19 lean2, 20 l2plain, "
                   "21 l2plain2, 22 stream, 23 stream4, 24 clpush, 25 clpush8, 26 fold1, 27 l2pass8, "
-                  "28 l2pass3, 29 foldx, 30 foldx8, 31 l2clu, 32 l2clu4, 33 clpushx)",
+                  "28 l2pass3, 29 foldx, 30 foldx8, 31 l2clu, 32 l2clu4, 33 clpushx, 34 fold1s, "
+                  "35 l2clu2, 36 l2club, 37 l2clu2b, 38 fold1u8)",
                   variant);
   }
 }
