@@ -21,7 +21,9 @@
 
 #include "base/err.h"
 #include "base/rng.h"
+#include "kernels/bf16.h"
 #include "kernels/cudaplugin.h"
+#include "kernels/gemm_ref.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -59,6 +61,15 @@ static int have_device(const struct cudaplugin_api *api) {
   int n = 0;
   char buf[512];
   return api->device_count(&n, buf, sizeof buf) == 0 && n > 0;
+}
+
+/* The plugin loaded and device 0 current, or the test skipped on a machine without one. */
+static const struct cudaplugin_api *device_or_skip(struct cudaplugin *p) {
+  load_or_skip(p);
+  if (!have_device(p->api)) cr_skip_test("no CUDA device on this machine");
+  char buf[512];
+  cr_assert_eq(p->api->device_set(0, buf, sizeof buf), 0, "%s", buf);
+  return p->api;
 }
 
 /* ---- loading ------------------------------------------------------------ */
@@ -300,11 +311,8 @@ Test(cudaplugin, without_device_work_fails_cleanly) {
 
 Test(cudaplugin, with_device_saxpy_matches_cpu) {
   struct cudaplugin p;
-  load_or_skip(&p);
-  const struct cudaplugin_api *api = p.api;
-  if (!have_device(api)) cr_skip_test("no CUDA device on this machine");
+  const struct cudaplugin_api *api = device_or_skip(&p);
   char buf[512];
-  cr_assert_eq(api->device_set(0, buf, sizeof buf), 0, "%s", buf);
   const int n = 1 << 20; /* 4 MiB each of x and y */
   float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y), *want = malloc(n * sizeof *want);
   cr_assert(x && y && want);
@@ -361,5 +369,61 @@ Test(cudaplugin, with_device_stream_copy_and_events) {
   cr_assert_eq(api->event_destroy(e0), 0);
   cr_assert_eq(api->event_destroy(e1), 0);
   cr_assert_eq(api->stream_destroy(s), 0);
+  cudaplugin_unload(&p);
+}
+
+/* Shapes where 10-streamk splits tiles: every tile over 16 CTAs of one k-tile each
+   (6 tiles, 96 CTAs); whole waves then a split one with empty ranges (144 tiles, 48
+   leftover k-tiles over 132 CTAs); ragged edges with bias + GELU. Each launch must match
+   the CPU and repeat bit for bit: the split and the order partials are added in are fixed,
+   so a partial read before it was written (or a stale flag) shows as a difference. */
+Test(cudaplugin, with_device_gemm_streamk_matches_cpu_and_repeats) {
+  struct cudaplugin p;
+  const struct cudaplugin_api *api = device_or_skip(&p);
+  char buf[512];
+  static const int shapes[][4] = {{384, 512, 1024, 0}, {2048, 2304, 256, 0}, {300, 264, 1000, 2}};
+  struct rng r;
+  rng_seed(&r, (uint64_t)time(NULL) ^ (uint64_t)getpid());
+  for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+    int m = shapes[si][0], n = shapes[si][1], k = shapes[si][2], epi = shapes[si][3];
+    size_t na = (size_t)m * k, nw = (size_t)n * k, nc = (size_t)m * n;
+    uint16_t *a = malloc(na * 2), *w = malloc(nw * 2), *b = malloc(n * 2), *got = malloc(nc * 2), *first = malloc(nc * 2);
+    cr_assert(a && w && b && got && first);
+    for (size_t i = 0; i < na; i++) a[i] = bf16_from_f32((float)(rng_uniform(&r) * 2 - 1));
+    for (size_t i = 0; i < nw; i++) w[i] = bf16_from_f32((float)(rng_uniform(&r) * 2 - 1));
+    for (int i = 0; i < n; i++) b[i] = bf16_from_f32((float)(rng_uniform(&r) - 0.5));
+    void *da, *dw, *db, *dc;
+    cr_assert_eq(api->mem_alloc(&da, na * 2, buf, sizeof buf), 0, "%s", buf);
+    cr_assert_eq(api->mem_alloc(&dw, nw * 2, buf, sizeof buf), 0, "%s", buf);
+    cr_assert_eq(api->mem_alloc(&db, (size_t)n * 2, buf, sizeof buf), 0, "%s", buf);
+    cr_assert_eq(api->mem_alloc(&dc, nc * 2, buf, sizeof buf), 0, "%s", buf);
+    cr_assert_eq(api->memcpy_h2d(da, a, na * 2, NULL, buf, sizeof buf), 0, "%s", buf);
+    cr_assert_eq(api->memcpy_h2d(dw, w, nw * 2, NULL, buf, sizeof buf), 0, "%s", buf);
+    cr_assert_eq(api->memcpy_h2d(db, b, (size_t)n * 2, NULL, buf, sizeof buf), 0, "%s", buf);
+    for (int rep = 0; rep < 20; rep++) {
+      cr_assert_eq(api->mem_set(dc, 0xff, nc * 2, NULL, buf, sizeof buf), 0, "%s", buf);
+      int rc = api->gemm_bf16(10, da, dw, epi ? db : NULL, dc, m, n, k, epi, NULL, buf, sizeof buf);
+      if (rc == ERR_UNSUPPORTED) cr_skip_test("10-streamk: %s", buf);
+      cr_assert_eq(rc, 0, "%dx%dx%d: %s", m, n, k, buf);
+      cr_assert_eq(api->memcpy_d2h(got, dc, nc * 2, NULL, buf, sizeof buf), 0, "%s", buf);
+      cr_assert_eq(api->stream_sync(NULL, buf, sizeof buf), 0, "%s", buf);
+      if (rep == 0) {
+        for (int i = 0; i < m; i++)
+          for (int j = 0; j < n; j++) { /* the bench's check and threshold (bf16: 1e-2) */
+            double scale, ref = gemm_ref_one(a + (size_t)i * k, w + (size_t)j * k, k, b + j, epi,
+                                             &scale);
+            double e = gemm_ref_err(bf16_to_f32(got[(size_t)i * n + j]), ref, scale);
+            cr_assert_leq(e, 1e-2, "%dx%dx%d: C[%d][%d] = %g, CPU %g", m, n, k, i, j,
+                          bf16_to_f32(got[(size_t)i * n + j]), ref);
+          }
+        memcpy(first, got, nc * 2);
+      } else {
+        cr_assert_eq(memcmp(first, got, nc * 2), 0, "%dx%dx%d: launch %d differs from the first",
+                     m, n, k, rep);
+      }
+    }
+    api->mem_free(da), api->mem_free(dw), api->mem_free(db), api->mem_free(dc);
+    free(a), free(w), free(b), free(got), free(first);
+  }
   cudaplugin_unload(&p);
 }
