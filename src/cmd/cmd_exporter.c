@@ -21,7 +21,7 @@
 
 struct exporter_args {
   const char *listen, *thresholds, *hostname;
-  int interval_ms, threads, max_connections;
+  int interval_ms, threads, max_connections, idle_timeout_s;
   bool no_events;
 };
 
@@ -34,6 +34,9 @@ static int check_args(const struct exporter_args *a) {
   if (a->max_connections < 16 || a->max_connections > 1000000)
     return cli_usage_error("exporter", "--max-connections must be 16..1000000, got %d",
                            a->max_connections);
+  if (a->idle_timeout_s < 1 || a->idle_timeout_s > 3600)
+    return cli_usage_error("exporter", "--idle-timeout must be 1..3600 s, got %d",
+                           a->idle_timeout_s);
   return 0;
 }
 
@@ -61,8 +64,11 @@ static int serve(const struct exporter_config *cfg, struct gpu_backend *b, const
 }
 
 int cmd_exporter(int argc, char **argv) {
-  struct exporter_args a = {
-      .listen = "127.0.0.1:9400", .interval_ms = 1000, .threads = 4, .max_connections = 4096};
+  struct exporter_args a = {.listen = "127.0.0.1:9400",
+                            .interval_ms = 1000,
+                            .threads = 4,
+                            .max_connections = 4096,
+                            .idle_timeout_s = 10};
   const struct cli_option opts[] = {
       {"listen", 0, CLI_ARG_STRING, &a.listen, "HOST:PORT",
        "address to serve on (default 127.0.0.1:9400; [::1]:9400; 0.0.0.0:9400 for every interface; "
@@ -75,6 +81,8 @@ int cmd_exporter(int argc, char **argv) {
       {"threads", 0, CLI_ARG_INT, &a.threads, "N", "HTTP worker threads (default 4)"},
       {"max-connections", 0, CLI_ARG_INT, &a.max_connections, "N",
        "concurrent connections accepted (default 4096)"},
+      {"idle-timeout", 0, CLI_ARG_INT, &a.idle_timeout_s, "S",
+       "close a connection idle this long (default 10; bounds what slow clients hold)"},
       {"no-events", 0, CLI_ARG_FLAG, &a.no_events, NULL, "do not watch XID events"},
       {0}};
   const struct cli_spec spec = {
@@ -116,7 +124,8 @@ int cmd_exporter(int argc, char **argv) {
                                 .t = &t,
                                 .hostname = a.hostname,
                                 .threads = a.threads,
-                                .max_connections = a.max_connections};
+                                .max_connections = a.max_connections,
+                                .timeout_s = a.idle_timeout_s};
   rc = serve(&cfg, b, &stop);
 out:
   gpu_close(events);
