@@ -377,7 +377,7 @@ Test(cudaplugin, with_device_stream_copy_and_events) {
    leftover k-tiles over 132 CTAs); ragged edges with bias + GELU. Each launch must match
    the CPU and repeat bit for bit: the split and the order partials are added in are fixed,
    so a partial read before it was written (or a stale flag) shows as a difference. */
-Test(cudaplugin, with_device_gemm_streamk_matches_cpu_and_repeats) {
+static void gemm_matches_cpu_and_repeats(int variant, const char *name) {
   struct cudaplugin p;
   const struct cudaplugin_api *api = device_or_skip(&p);
   char buf[512];
@@ -387,7 +387,8 @@ Test(cudaplugin, with_device_gemm_streamk_matches_cpu_and_repeats) {
   for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
     int m = shapes[si][0], n = shapes[si][1], k = shapes[si][2], epi = shapes[si][3];
     size_t na = (size_t)m * k, nw = (size_t)n * k, nc = (size_t)m * n;
-    uint16_t *a = malloc(na * 2), *w = malloc(nw * 2), *b = malloc(n * 2), *got = malloc(nc * 2), *first = malloc(nc * 2);
+    uint16_t *a = malloc(na * 2), *w = malloc(nw * 2), *b = malloc(n * 2), *got = malloc(nc * 2),
+             *first = malloc(nc * 2);
     cr_assert(a && w && b && got && first);
     for (size_t i = 0; i < na; i++) a[i] = bf16_from_f32((float)(rng_uniform(&r) * 2 - 1));
     for (size_t i = 0; i < nw; i++) w[i] = bf16_from_f32((float)(rng_uniform(&r) * 2 - 1));
@@ -402,28 +403,39 @@ Test(cudaplugin, with_device_gemm_streamk_matches_cpu_and_repeats) {
     cr_assert_eq(api->memcpy_h2d(db, b, (size_t)n * 2, NULL, buf, sizeof buf), 0, "%s", buf);
     for (int rep = 0; rep < 20; rep++) {
       cr_assert_eq(api->mem_set(dc, 0xff, nc * 2, NULL, buf, sizeof buf), 0, "%s", buf);
-      int rc = api->gemm_bf16(10, da, dw, epi ? db : NULL, dc, m, n, k, epi, NULL, buf, sizeof buf);
-      if (rc == ERR_UNSUPPORTED) cr_skip_test("10-streamk: %s", buf);
+      int rc =
+          api->gemm_bf16(variant, da, dw, epi ? db : NULL, dc, m, n, k, epi, NULL, buf, sizeof buf);
+      if (rc == ERR_UNSUPPORTED) cr_skip_test("%s: %s", name, buf);
       cr_assert_eq(rc, 0, "%dx%dx%d: %s", m, n, k, buf);
       cr_assert_eq(api->memcpy_d2h(got, dc, nc * 2, NULL, buf, sizeof buf), 0, "%s", buf);
       cr_assert_eq(api->stream_sync(NULL, buf, sizeof buf), 0, "%s", buf);
       if (rep == 0) {
         for (int i = 0; i < m; i++)
           for (int j = 0; j < n; j++) { /* the bench's check and threshold (bf16: 1e-2) */
-            double scale, ref = gemm_ref_one(a + (size_t)i * k, w + (size_t)j * k, k, b + j, epi,
-                                             &scale);
+            double scale,
+                ref = gemm_ref_one(a + (size_t)i * k, w + (size_t)j * k, k, b + j, epi, &scale);
             double e = gemm_ref_err(bf16_to_f32(got[(size_t)i * n + j]), ref, scale);
             cr_assert_leq(e, 1e-2, "%dx%dx%d: C[%d][%d] = %g, CPU %g", m, n, k, i, j,
                           bf16_to_f32(got[(size_t)i * n + j]), ref);
           }
         memcpy(first, got, nc * 2);
       } else {
-        cr_assert_eq(memcmp(first, got, nc * 2), 0, "%dx%dx%d: launch %d differs from the first",
-                     m, n, k, rep);
+        cr_assert_eq(memcmp(first, got, nc * 2), 0, "%dx%dx%d: launch %d differs from the first", m,
+                     n, k, rep);
       }
     }
     api->mem_free(da), api->mem_free(dw), api->mem_free(db), api->mem_free(dc);
     free(a), free(w), free(b), free(got), free(first);
   }
   cudaplugin_unload(&p);
+}
+
+Test(cudaplugin, with_device_gemm_streamk_matches_cpu_and_repeats) {
+  gemm_matches_cpu_and_repeats(10, "10-streamk");
+}
+
+/* 11-pingpong on the same shapes: 64-row tiles, consumer groups taking turns (12, 288 and
+   10 tiles: CTAs with one tile, where the second group only skips, and with 2-3). */
+Test(cudaplugin, with_device_gemm_pingpong_matches_cpu_and_repeats) {
+  gemm_matches_cpu_and_repeats(11, "11-pingpong");
 }

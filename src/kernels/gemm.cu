@@ -66,6 +66,17 @@
  *             slower: two extra fix-ups a CTA (64 KB of fp32 stored, or loaded, a
  *             consumer group, with the tensor cores idle) cost ~10 us, more than the
  *             partial wave there. cuBLAS's times match total work / 132 SMs at all three.
+ *   11-pingpong 8 with 64x256 tiles, the two consumer groups taking every other tile of
+ *             the CTA's walk (each stage read by one group), so one group's epilogue and
+ *             accumulator drain run while the other issues wgmma: at 64 k-tiles a tile
+ *             (4096³, 2048x4096²) those cost ~4 % of 8's time with the tensor cores idle.
+ *             The price: W is loaded once per 64 rows instead of 128 (40 KB a stage for
+ *             half the math of 8's 48 KB). Measured (exp13, 2026-12-04): 5 % slower than
+ *             8 at 4096³ (197.6 vs 187.8 us) and 6 % at 8192³ (1492.7 vs 1405.4): ncu at
+ *             4096³ shows 2.68 GB moved from L2 into the SMs against 8's 1.61 GB, and
+ *             DRAM reads 182 vs 146 MB; the tensor pipe was 83.2 vs 81.7 % active. A
+ *             measured negative result, kept; hiding the epilogue this way needs W
+ *             shared across CTAs (TMA multicast in a cluster) to pay.
  * CUDAPLUGIN_GEMM_BEST picks 6 on sm_90, else 3. The vendor row is cuBLASLt
  * (vendor_gemm_bf16, dlopen'ed at first use).
  *
@@ -389,8 +400,8 @@ __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap *map
       : "memory");
 }
 /* The same with an L2 cache policy (createpolicy), e.g. evict-first for data read once. */
-__device__ __forceinline__ void tma_load_2d_hint(uint32_t dst, const CUtensorMap *map, int c0, int c1,
-                                                 uint32_t bar, uint64_t pol) {
+__device__ __forceinline__ void tma_load_2d_hint(uint32_t dst, const CUtensorMap *map, int c0,
+                                                 int c1, uint32_t bar, uint64_t pol) {
   asm volatile(
       "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
       ".L2::cache_hint [%0], [%1, {%2, %3}], [%4], %5;\n" ::"r"(dst),
@@ -403,15 +414,18 @@ __device__ __forceinline__ void wgmma_fence() {
 __device__ __forceinline__ void wgmma_commit() {
   asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
 }
-template <int N> __device__ __forceinline__ void wgmma_wait() {
+template <int N>
+__device__ __forceinline__ void wgmma_wait() {
   asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
 }
-template <int R> __device__ __forceinline__ void reg_dealloc() {
+template <int R>
+__device__ __forceinline__ void reg_dealloc() {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(R));
 #endif
 }
-template <int R> __device__ __forceinline__ void reg_alloc() {
+template <int R>
+__device__ __forceinline__ void reg_alloc() {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(R));
 #endif
@@ -439,8 +453,10 @@ __device__ __forceinline__ void wgmma_tile(float (&d)[BN / 2], uint64_t da, uint
 
 enum { WG_BK = 64, WG_GROUP_M = 16 };
 
-template <int BN, int NCONS, int STAGES, bool TSTORE = false> struct wg_cfg {
-  static constexpr int BM = 64 * NCONS;
+template <int BN, int NCONS, int STAGES, bool TSTORE = false, bool PP = false>
+struct wg_cfg {
+  /* PP (11-pingpong): 64-row tiles, each consumer group owning every other one */
+  static constexpr int BM = PP ? 64 : 64 * NCONS;
   static constexpr int A_BYTES = BM * WG_BK * 2, B_BYTES = BN * WG_BK * 2;
   static constexpr int STAGE_BYTES = A_BYTES + B_BYTES;
   static constexpr int THREADS = 128 * (NCONS + 1);
@@ -451,6 +467,7 @@ template <int BN, int NCONS, int STAGES, bool TSTORE = false> struct wg_cfg {
   static constexpr int BARS = STAGES * STAGE_BYTES + EPI_BYTES;
   static constexpr int SMEM = BARS + 2 * STAGES * 8 + 1024;
   static_assert(!TSTORE || BN % 64 == 0, "TMA store boxes are 64 columns wide");
+  static_assert(!PP || NCONS == 2, "11-pingpong's groups take turns in twos");
 };
 
 /* Tile t of the persistent walk -> (tile row, tile column): groups of WG_GROUP_M tile rows,
@@ -493,20 +510,37 @@ __device__ __forceinline__ void wg_store(const float (&d)[BN / 2], const bf16 *b
 /* ---- 8-tmastore: the epilogue through shared memory and TMA stores ---- */
 
 __device__ __forceinline__ void tma_store_2d(const CUtensorMap *map, uint32_t src, int c0, int c1) {
-  asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n" ::"l"(
-                   reinterpret_cast<uint64_t>(map)),
-               "r"(c0), "r"(c1), "r"(src)
-               : "memory");
+  asm volatile(
+      "cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n" ::"l"(
+          reinterpret_cast<uint64_t>(map)),
+      "r"(c0), "r"(c1), "r"(src)
+      : "memory");
 }
-__device__ __forceinline__ void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+__device__ __forceinline__ void bulk_commit() {
+  asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+}
 /* This thread's bulk stores have finished reading shared memory (the buffer is free). */
 __device__ __forceinline__ void bulk_wait_read() {
   asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
 }
-__device__ __forceinline__ void bulk_wait_all() { asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory"); }
+__device__ __forceinline__ void bulk_wait_all() {
+  asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
+}
 /* The 128 threads of one consumer warp group (named barrier id 1 + group). */
 __device__ __forceinline__ void group_sync(int c) {
   asm volatile("bar.sync %0, 128;\n" ::"r"(1 + c) : "memory");
+}
+
+/* 11-pingpong's turns (named barriers 3, 4 of 256 threads): group c waits for its turn,
+   which the other group hands over with an arrive once its main loop has seen every stage
+   of its tile. Why it is needed beyond the order of the ring: an mbarrier parity wait
+   cannot tell a phase from the one two phases on, so a group must not wait on a stage's
+   fill while the previous fill of that stage (in the other group's tile) is still open. */
+__device__ __forceinline__ void turn_wait(int c) {
+  asm volatile("bar.sync %0, 256;\n" ::"r"(3 + c) : "memory");
+}
+__device__ __forceinline__ void turn_give(int c) {
+  asm volatile("bar.arrive %0, 256;\n" ::"r"(3 + c) : "memory");
 }
 
 /*
@@ -590,9 +624,17 @@ __device__ __forceinline__ long long sk_begin(const wg_sk &sk, int c) {
  */
 struct wg_walk {
   long long b, pos; /* stream-K iterations [b, pos) still to walk */
-  int t, ntiles, ktiles, dp_tiles;
-  __device__ wg_walk(const wg_sk &sk, int ntiles_, int ktiles_)
-      : b(0), pos(0), t(blockIdx.x), ntiles(ntiles_), ktiles(ktiles_), dp_tiles(ntiles_) {
+  int t, step, ntiles, ktiles, dp_tiles;
+  /* skip, of: this CTA's whole tiles number skip, skip + of, skip + 2·of, ... only
+     (11-pingpong's consumer groups; no stream-K part then) */
+  __device__ wg_walk(const wg_sk &sk, int ntiles_, int ktiles_, int skip = 0, int of = 1)
+      : b(0),
+        pos(0),
+        t(blockIdx.x + skip * gridDim.x),
+        step(of * gridDim.x),
+        ntiles(ntiles_),
+        ktiles(ktiles_),
+        dp_tiles(ntiles_) {
     if (sk.ws) {
       b = sk_begin(sk, blockIdx.x), pos = sk_begin(sk, blockIdx.x + 1);
       dp_tiles = sk.dp_tiles;
@@ -601,7 +643,7 @@ struct wg_walk {
   __device__ __forceinline__ bool next(int *tile, int *kb, int *ke) {
     if (t < dp_tiles) {
       *tile = t, *kb = 0, *ke = ktiles;
-      t += gridDim.x;
+      t += step;
       return true;
     }
     if (pos <= b) return false;
@@ -667,12 +709,12 @@ __device__ __forceinline__ void sk_gather(float (&d)[BN / 2], const wg_sk &sk, i
  * (the empty barrier counts one arrival per consumer group). Both sides walk the same
  * (stage, phase) sequence, so no other coordination is needed.
  */
-template <int BN, int NCONS, int STAGES, bool OVERLAP, bool TSTORE = false>
-__global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES, TSTORE>::THREADS, 1)
+template <int BN, int NCONS, int STAGES, bool OVERLAP, bool TSTORE = false, bool PP = false>
+__global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES, TSTORE, PP>::THREADS, 1)
     gemm_wgmma(const __grid_constant__ CUtensorMap tmA, const __grid_constant__ CUtensorMap tmW,
                const __grid_constant__ CUtensorMap tmC, const bf16 *bias, bf16 *C, int M, int N,
                int K, int epi, int whint, const wg_sk sk) {
-  using cfg = wg_cfg<BN, NCONS, STAGES, TSTORE>;
+  using cfg = wg_cfg<BN, NCONS, STAGES, TSTORE, PP>;
   extern __shared__ uint8_t wsmem[];
   uint32_t base = (smem_u32(wsmem) + 1023) & ~1023u;
   uint32_t full = base + cfg::BARS, empty = full + STAGES * 8;
@@ -682,7 +724,7 @@ __global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES, TSTORE>::THREADS, 1)
   if (threadIdx.x == 0) {
     for (int s = 0; s < STAGES; s++) {
       mbar_init(full + 8 * s, 1);
-      mbar_init(empty + 8 * s, NCONS);
+      mbar_init(empty + 8 * s, PP ? 1 : NCONS); /* PP: one group reads each stage */
     }
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
@@ -713,13 +755,24 @@ __global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES, TSTORE>::THREADS, 1)
     if constexpr (NCONS == 2) reg_alloc<232>();
     int c = wg - 1, stage = 0, phase = 0, prev = 0;
     float d[BN / 2] = {};
-    wg_walk walk(sk, ntiles, ktiles);
+    /* PP: group c takes the CTA's tiles c, c + 2, ...; it steps over the stages of the
+       other group's tiles (ktiles each, no stream-K here) before its first and after
+       each of its own */
+    auto pass = [&] {
+      stage += ktiles % STAGES, phase ^= (ktiles / STAGES) & 1;
+      if (stage >= STAGES) stage -= STAGES, phase ^= 1;
+    };
+    if (PP && c == 1) pass();
+    /* PP has no stream-K part: a constant empty split lets the compiler drop it */
+    wg_walk walk(PP ? wg_sk{NULL, NULL, ntiles, 0} : sk, ntiles, ktiles, PP ? c : 0,
+                 PP ? NCONS : 1);
     for (int t, kb, ke; walk.next(&t, &kb, &ke);) {
       int tm, tn;
       wg_tile_coords(t, tiles_m, tiles_n, &tm, &tn);
+      if (PP && t >= (int)gridDim.x) turn_wait(c); /* not the CTA's first tile */
       for (int kt = kb; kt < ke; kt++) {
         mbar_wait(full + 8 * stage, phase);
-        uint32_t sa = base + stage * cfg::STAGE_BYTES + c * (64 * WG_BK * 2);
+        uint32_t sa = base + stage * cfg::STAGE_BYTES + (PP ? 0 : c * (64 * WG_BK * 2));
         uint64_t da = wg_desc(sa), db = wg_desc(base + stage * cfg::STAGE_BYTES + cfg::A_BYTES);
         wgmma_fence();
 #pragma unroll
@@ -737,6 +790,9 @@ __global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES, TSTORE>::THREADS, 1)
         }
         if (++stage == STAGES) stage = 0, phase ^= 1;
       }
+      /* the CTA's next tile is the other group's: its main loop may start under this
+         group's drain and epilogue */
+      if (PP && t + (int)gridDim.x < ntiles) turn_give(1 - c);
       if constexpr (OVERLAP) {
         wgmma_wait<0>();
         if (threadIdx.x % 128 == 0) mbar_arrive(empty + 8 * prev);
@@ -747,11 +803,12 @@ __global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES, TSTORE>::THREADS, 1)
       }
       if (kb > 0) sk_gather<BN, NCONS>(d, sk, c, (long long)(t - sk.dp_tiles) * ktiles);
       if constexpr (TSTORE)
-        wg_store_tma<BN, cfg::EPI_COLS>(d, bias, &tmC, base + STAGES * cfg::STAGE_BYTES +
-                                                           c * (64 * cfg::EPI_COLS * 2),
-                                        c, N, tm * cfg::BM + c * 64, tn * BN, epi);
+        wg_store_tma<BN, cfg::EPI_COLS>(
+            d, bias, &tmC, base + STAGES * cfg::STAGE_BYTES + c * (64 * cfg::EPI_COLS * 2), c, N,
+            tm * cfg::BM + (PP ? 0 : c * 64), tn * BN, epi);
       else
-        wg_store<BN>(d, bias, C, M, N, tm * cfg::BM + c * 64, tn * BN, epi);
+        wg_store<BN>(d, bias, C, M, N, tm * cfg::BM + (PP ? 0 : c * 64), tn * BN, epi);
+      if (PP) pass();
     }
     if constexpr (TSTORE)
       if (threadIdx.x % 128 == 0) bulk_wait_all(); /* the buffer lives until the stores are done */
@@ -772,7 +829,8 @@ __global__ void __launch_bounds__(wg_cfg<BN, NCONS, STAGES, TSTORE>::THREADS, 1)
  * and writes C: no global workspace, so concurrent launches on several streams
  * stay independent.
  */
-template <int BW, int MN, int STAGES> struct sk_cfg {
+template <int BW, int MN, int STAGES>
+struct sk_cfg {
   static constexpr int NCONS = BW / 64;
   static constexpr int W_BYTES = BW * WG_BK * 2, A_BYTES = MN * WG_BK * 2;
   static constexpr int STAGE_BYTES = W_BYTES + A_BYTES;
@@ -874,8 +932,8 @@ __device__ __forceinline__ void sk_reduce(uint32_t part, int S, int r0, int r1, 
     int n = n0 + r;
     bf16 *c = C + (size_t)(m0 + m) * N + n;
     if (vec && n + 3 < N) {
-      __nv_bfloat162 lo = __floats2bfloat162_rn(epi_apply(o[0], bias, n, epi),
-                                                epi_apply(o[1], bias, n + 1, epi));
+      __nv_bfloat162 lo =
+          __floats2bfloat162_rn(epi_apply(o[0], bias, n, epi), epi_apply(o[1], bias, n + 1, epi));
       __nv_bfloat162 hi = __floats2bfloat162_rn(epi_apply(o[2], bias, n + 2, epi),
                                                 epi_apply(o[3], bias, n + 3, epi));
       uint2 u;
@@ -973,10 +1031,10 @@ static int tmap_get(const void *ptr, int rows, int cols, int box_rows, CUtensorM
   cuuint64_t dims[2] = {(cuuint64_t)cols, (cuuint64_t)rows};
   cuuint64_t strides[1] = {(cuuint64_t)cols * 2};
   cuuint32_t box[2] = {WG_BK, (cuuint32_t)box_rows}, estr[2] = {1, 1};
-  CUresult r = encode_tiled(out, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<void *>(ptr), dims,
-                            strides, box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE,
-                            CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  CUresult r =
+      encode_tiled(out, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<void *>(ptr), dims, strides,
+                   box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                   CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (r == CUDA_SUCCESS) {
     struct tmap_entry *e = &tmap_cache[tmap_next];
     tmap_next = (tmap_next + 1) % TMAP_CACHE;
@@ -984,8 +1042,8 @@ static int tmap_get(const void *ptr, int rows, int cols, int box_rows, CUtensorM
   }
   pthread_mutex_unlock(&tmap_lock);
   if (r != CUDA_SUCCESS)
-    return KBAD(errbuf, errlen, "gemm: cuTensorMapEncodeTiled failed (CUresult %d) for %dx%d", (int)r,
-                rows, cols);
+    return KBAD(errbuf, errlen, "gemm: cuTensorMapEncodeTiled failed (CUresult %d) for %dx%d",
+                (int)r, rows, cols);
   return 0;
 }
 
@@ -1062,11 +1120,11 @@ static wg_sk sk_plan(int tiles, int ktiles, int G, cudaStream_t st) {
 
 /* whint: stream W evict-first (the skinny tiles, which read each W tile once); streamk:
    10-streamk's split of the last partial wave. */
-template <int BN, int NCONS, int STAGES, bool OVERLAP = true, bool TSTORE = false>
+template <int BN, int NCONS, int STAGES, bool OVERLAP = true, bool TSTORE = false, bool PP = false>
 static int wgmma_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
-                        int K, int epi, cudaStream_t st, char *errbuf, size_t errlen,
-                        int whint = 0, bool streamk = false) {
-  using cfg = wg_cfg<BN, NCONS, STAGES, TSTORE>;
+                        int K, int epi, cudaStream_t st, char *errbuf, size_t errlen, int whint = 0,
+                        bool streamk = false) {
+  using cfg = wg_cfg<BN, NCONS, STAGES, TSTORE, PP>;
   CUtensorMap ta, tw, tc;
   int rc = tmap_get(A, M, K, cfg::BM, &ta, errbuf, errlen);
   if (!rc) rc = tmap_get(W, N, K, BN, &tw, errbuf, errlen);
@@ -1075,7 +1133,7 @@ static int wgmma_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C,
   if (!rc && TSTORE) rc = tmap_get(C, M, N, 64, &tc, errbuf, errlen);
   if (!TSTORE) tc = tw;
   if (rc) return rc;
-  auto kern = gemm_wgmma<BN, NCONS, STAGES, OVERLAP, TSTORE>;
+  auto kern = gemm_wgmma<BN, NCONS, STAGES, OVERLAP, TSTORE, PP>;
   static bool attr_set; /* per instantiation */
   if (!attr_set) {
     cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, cfg::SMEM);
@@ -1176,23 +1234,26 @@ static int splitk_launch(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C
 /* A's rows padded to the smallest wgmma N that holds them (up to 128; larger M takes
    several tiles of 128); stages fill 160-200 KB. */
 template <int BW>
-static int splitk_rows(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
-                       int K, int epi, cudaStream_t st, char *errbuf, size_t errlen) {
+static int splitk_rows(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N, int K,
+                       int epi, cudaStream_t st, char *errbuf, size_t errlen) {
   constexpr bool wide = BW == 128;
   if (M <= 16)
-    return splitk_launch<BW, 16, wide ? 10 : 16>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+    return splitk_launch < BW, 16,
+           wide ? 10 : 16 > (A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
   if (M <= 32)
-    return splitk_launch<BW, 32, wide ? 9 : 14>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+    return splitk_launch < BW, 32,
+           wide ? 9 : 14 > (A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
   if (M <= 64)
-    return splitk_launch<BW, 64, wide ? 8 : 12>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
-  return splitk_launch<BW, 128, wide ? 6 : 8>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+    return splitk_launch < BW, 64,
+           wide ? 8 : 12 > (A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
+  return splitk_launch < BW, 128, wide ? 6 : 8 > (A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
 }
 
 /* Variant 7: tiles of 128 W rows when, split in two, they give every SM work; else 64 (N =
    4096: 64 tiles in clusters of 2 rather than 32 in clusters of 4). Variant 9 (bw = 64)
    always takes 64-row tiles, which at N = 8192 need no split at all. */
-static int splitk_auto(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N,
-                       int K, int epi, int bw, cudaStream_t st, char *errbuf, size_t errlen) {
+static int splitk_auto(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, int M, int N, int K,
+                       int epi, int bw, cudaStream_t st, char *errbuf, size_t errlen) {
   long tiles128 = (long)((N + 127) / 128) * ((M + 127) / 128);
   if (bw == 0) bw = 2 * tiles128 >= sm_count() * 9 / 10 ? 128 : 64;
   if (bw == 128) return splitk_rows<128>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen);
@@ -1229,8 +1290,10 @@ static int wgmma_auto(const bf16 *A, const bf16 *W, const bf16 *bias, bf16 *C, i
       return wgmma_launch<64, 2, 8>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen, once);
     return splitk_auto(A, W, bias, C, M, N, K, epi, 0, st, errbuf, errlen);
   }
-  if (t128 >= want) return wgmma_launch<128, 1, 8>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen, 1);
-  if (t64 >= want) return wgmma_launch<64, 1, 12>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen, 1);
+  if (t128 >= want)
+    return wgmma_launch<128, 1, 8>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen, 1);
+  if (t64 >= want)
+    return wgmma_launch<64, 1, 12>(A, W, bias, C, M, N, K, epi, st, errbuf, errlen, 1);
   return splitk_auto(A, W, bias, C, M, N, K, epi, 0, st, errbuf, errlen);
 }
 
@@ -1265,10 +1328,10 @@ static void lt_open(void) {
     snprintf(lt.err, sizeof lt.err, "cuBLASLt not found (libcublasLt.so.13): %s", dlerror());
     return;
   }
-#define LT_SYM(field, name)                                                                   \
-  if (!(*(void **)&lt.field = dlsym(lt.h, name))) {                                         \
-    snprintf(lt.err, sizeof lt.err, "cuBLASLt lacks %s", name);                              \
-    return;                                                                                  \
+#define LT_SYM(field, name)                                     \
+  if (!(*(void **)&lt.field = dlsym(lt.h, name))) {             \
+    snprintf(lt.err, sizeof lt.err, "cuBLASLt lacks %s", name); \
+    return;                                                     \
   }
   LT_SYM(create, "cublasLtCreate");
   LT_SYM(desc_create, "cublasLtMatmulDescCreate");
@@ -1362,7 +1425,8 @@ static int gemm_args(const void *a, const void *w, const void *bias, const void 
   if (!a || !w || !c) return KBAD(errbuf, errlen, "gemm: NULL matrix");
   if (epi < CUDAPLUGIN_EPI_NONE || epi > CUDAPLUGIN_EPI_BIAS_GELU)
     return KBAD(errbuf, errlen, "gemm: unknown epilogue %d", epi);
-  if (epi != CUDAPLUGIN_EPI_NONE && !bias) return KBAD(errbuf, errlen, "gemm: epilogue needs a bias");
+  if (epi != CUDAPLUGIN_EPI_NONE && !bias)
+    return KBAD(errbuf, errlen, "gemm: epilogue needs a bias");
   return 0;
 }
 
@@ -1413,8 +1477,10 @@ extern "C" int kc_gemm_bf16(int variant, const void *a, const void *w, const voi
     case 8:
     case 9:
     case 10:
+    case 11:
       if (!is_sm90()) return KUNSUP(errbuf, errlen, "gemm %d needs an sm_90 GPU (Hopper)", variant);
-      if (!aligned) return KUNSUP(errbuf, errlen, "gemm wgmma needs K %% 8 == 0 and 16-byte aligned rows");
+      if (!aligned)
+        return KUNSUP(errbuf, errlen, "gemm wgmma needs K %% 8 == 0 and 16-byte aligned rows");
       if (variant == 4)
         return wgmma_launch<256, 2, 4, false>(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
       if (variant == 5)
@@ -1423,17 +1489,27 @@ extern "C" int kc_gemm_bf16(int variant, const void *a, const void *w, const voi
         return splitk_auto(A, W, B, C, m, n, k, epi, variant == 9 ? 64 : 0, st, errbuf, errlen);
       if (variant == 8) {
         if (n % 8 || (uintptr_t)c % 16)
-          return KUNSUP(errbuf, errlen, "gemm 8-tmastore needs N %% 8 == 0 and a 16-byte aligned C");
+          return KUNSUP(errbuf, errlen,
+                        "gemm 8-tmastore needs N %% 8 == 0 and a 16-byte aligned C");
         return wgmma_launch<256, 2, 4, true, true>(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
       }
       if (variant == 10) {
         if (n % 8 || (uintptr_t)c % 16)
-          return KUNSUP(errbuf, errlen, "gemm 10-streamk needs N %% 8 == 0 and a 16-byte aligned C");
+          return KUNSUP(errbuf, errlen,
+                        "gemm 10-streamk needs N %% 8 == 0 and a 16-byte aligned C");
         return wgmma_launch<256, 2, 4, true, true>(A, W, B, C, m, n, k, epi, st, errbuf, errlen, 0,
                                                    true);
       }
+      if (variant == 11) {
+        if (n % 8 || (uintptr_t)c % 16)
+          return KUNSUP(errbuf, errlen,
+                        "gemm 11-pingpong needs N %% 8 == 0 and a 16-byte aligned C");
+        return wgmma_launch<256, 2, 4, true, true, true>(A, W, B, C, m, n, k, epi, st, errbuf,
+                                                         errlen);
+      }
       return wgmma_auto(A, W, B, C, m, n, k, epi, st, errbuf, errlen);
-    default: return KBAD(errbuf, errlen, "gemm: unknown variant %d (0..10, or -1 for the best)", variant);
+    default:
+      return KBAD(errbuf, errlen, "gemm: unknown variant %d (0..11, or -1 for the best)", variant);
   }
 }
 
